@@ -1,0 +1,54 @@
+/**
+ * Writes an image directory as a (compressed) tar stream, file by file, without holding a file in memory.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import * as tar from 'tar-stream';
+import type { Compression } from '@cedana-ts/sdk';
+import { compressor } from './codecs';
+
+/** Regular files and directories under `dir`, depth first, paths relative to `dir`. */
+async function walk(dir: string, root = dir): Promise<{ path: string; dir: boolean }[]> {
+  const out: { path: string; dir: boolean }[] = [];
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => a.name.localeCompare(b.name));
+  for (const e of entries) {
+    const full = join(dir, e.name);
+    if (e.isDirectory()) {
+      out.push({ path: relative(root, full), dir: true });
+      out.push(...(await walk(full, root)));
+    } else if (e.isFile()) {
+      out.push({ path: relative(root, full), dir: false });
+    }
+  }
+  return out;
+}
+
+async function fillTar(pack: tar.Pack, dir: string): Promise<void> {
+  for (const item of await walk(dir)) {
+    const full = join(dir, item.path);
+    const st = await stat(full);
+    const header = { name: item.path, mode: st.mode & 0o7777, mtime: st.mtime, uid: st.uid, gid: st.gid };
+    if (item.dir) {
+      await new Promise<void>((res, rej) => pack.entry({ ...header, type: 'directory' }, (err) => (err ? rej(err) : res())));
+      continue;
+    }
+    await new Promise<void>((res, rej) => {
+      const entry = pack.entry({ ...header, type: 'file', size: st.size }, (err) => (err ? rej(err) : res()));
+      const src = createReadStream(full);
+      src.on('error', rej);
+      src.pipe(entry);
+    });
+  }
+  pack.finalize();
+}
+
+/** Streams `dir` as a tar archive in `format` into `out`; resolves when `out` has taken the last byte. */
+export async function packDirectory(dir: string, format: Exclude<Compression, 'none'>, out: Writable): Promise<void> {
+  const pack = tar.pack();
+  const filling = fillTar(pack, dir).catch((err: Error) => pack.destroy(err));
+  await Promise.all([pipeline(pack, compressor(format), out), filling]);
+}

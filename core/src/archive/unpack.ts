@@ -1,0 +1,68 @@
+/**
+ * Unpacks a checkpoint archive into a directory, refusing anything that would land outside it.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import * as tar from 'tar-stream';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { decompressor } from './codecs';
+import { sniffFormat } from './formats';
+
+/** Where an entry named `name` may be written inside `dest`, or an error saying why it may not. */
+export function safeTarget(dest: string, name: string): string {
+  const clean = normalize(name);
+  if (isAbsolute(name) || clean.split(sep).includes('..') || clean === '..') {
+    throw new CedanaError(ErrorCode.CorruptCheckpoint, `unsafe archive entry '${name}': it would land outside the target directory`);
+  }
+  const target = resolve(dest, clean);
+  const root = resolve(dest);
+  if (target !== root && !target.startsWith(root + sep)) {
+    throw new CedanaError(ErrorCode.CorruptCheckpoint, `unsafe archive entry '${name}': it would land outside the target directory`);
+  }
+  return target;
+}
+
+async function extractEntries(extract: tar.Extract, dest: string): Promise<number> {
+  let files = 0;
+  for await (const entry of extract) {
+    const { name, type, mode } = entry.header;
+    if (type !== 'file' && type !== 'directory') {
+      entry.resume();
+      throw new CedanaError(ErrorCode.CorruptCheckpoint, `unsafe archive entry '${name}': ${type} entries are not allowed in a checkpoint`);
+    }
+    const target = safeTarget(dest, name);
+    if (type === 'directory') {
+      await mkdir(target, { recursive: true, mode: 0o700 });
+      entry.resume();
+      continue;
+    }
+    await mkdir(join(target, '..'), { recursive: true, mode: 0o700 });
+    await pipeline(entry, createWriteStream(target, { mode: (mode ?? 0o600) & 0o777, flags: 'wx' }));
+    files++;
+  }
+  return files;
+}
+
+/**
+ * Recognises the format of `source` from its first bytes and unpacks it into `dest` (which must exist and be
+ * empty). `what` names the source in errors. Truncated or corrupted input fails with CORRUPT_CHECKPOINT.
+ */
+export async function unpackArchive(source: Readable, dest: string, what: string): Promise<void> {
+  const format = await sniffFormat(source, what);
+  const extract = tar.extract();
+  try {
+    const [, files] = await Promise.all([pipeline(source, decompressor(format), extract), extractEntries(extract, dest)]);
+    if (files === 0) throw new CedanaError(ErrorCode.CorruptCheckpoint, `${what} is an empty archive`);
+  } catch (err) {
+    source.destroy();
+    extract.destroy();
+    if (err instanceof CedanaError) throw err;
+    throw new CedanaError(ErrorCode.CorruptCheckpoint, `${what} is truncated or corrupted (${(err as Error).message})`, {
+      hint: 'the checkpoint cannot be restored; use another one',
+      cause: err,
+    });
+  }
+}

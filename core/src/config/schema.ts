@@ -1,0 +1,80 @@
+/**
+ * The daemon's configuration: the fields and defaults of `config.json`, following Cedana's layout so an existing
+ * config file and its `CEDANA_<SECTION>_<FIELD>` variables keep working.
+ */
+import { z } from 'zod';
+import { CompressionInput } from '@cedana-ts/sdk';
+
+const LogLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error']);
+
+export const ConfigSchema = z.strictObject({
+  /** Socket path (unix) or host:port (tcp); empty means the protocol's default. */
+  address: z.string().default(''),
+  protocol: z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .pipe(z.enum(['unix', 'tcp'], { error: (i) => `unknown protocol '${String(i.input)}' (use unix or tcp)` }))
+    .default('unix'),
+  log_level: LogLevel.default('info'),
+  log_level_no_server: LogLevel.default('warn'),
+  checkpoint: z
+    .strictObject({
+      dir: z.string().min(1).default('/tmp'),
+      compression: CompressionInput.default('none'),
+      streams: z.number().int().min(0).max(64).default(0),
+    })
+    .prefault({}),
+  db: z
+    .strictObject({
+      remote: z.boolean().default(false),
+      path: z.string().min(1).default('/tmp/cedana.db'),
+    })
+    .prefault({}),
+  client: z.strictObject({ wait_for_ready: z.boolean().default(false) }).prefault({}),
+  criu: z
+    .strictObject({
+      binary_path: z.string().default(''),
+      leave_running: z.boolean().default(false),
+      manage_cgroups: z.string().default('ignore'),
+      log_level: z.number().int().min(0).max(4).default(2),
+    })
+    .prefault({}),
+  plugins: z
+    .strictObject({
+      /** Where installed plugin packages live. */
+      lib_dir: z.string().min(1).default('/usr/local/lib/cedana/plugins'),
+      bin_dir: z.string().min(1).default('/usr/local/bin'),
+      /** Plugins (by `type.id` or id) whose failure stops the daemon. */
+      required: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  aws: z
+    .strictObject({
+      access_key_id: z.string().default(''),
+      secret_access_key: z.string().default(''),
+      region: z.string().default(''),
+      endpoint: z.string().default(''),
+    })
+    .prefault({}),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+
+/** Environment variables that set a field under another name than `CEDANA_<SECTION>_<FIELD>`. */
+export const envAliases: Record<string, string> = {
+  'plugins.lib_dir': 'CEDANA_PLUGINS_LIB_DIR',
+  'client.wait_for_ready': 'CEDANA_WAIT_FOR_READY',
+  'aws.access_key_id': 'AWS_ACCESS_KEY_ID',
+  'aws.secret_access_key': 'AWS_SECRET_ACCESS_KEY',
+  'aws.region': 'AWS_REGION',
+  'aws.endpoint': 'AWS_ENDPOINT',
+};
+
+/** Fields never printed or logged. */
+export const secretFields = new Set(['aws.secret_access_key', 'aws.access_key_id']);
+
+/** Where the daemon listens, with the protocol's default filled in. */
+export function listenAddress(cfg: Pick<Config, 'address' | 'protocol'>): string {
+  if (cfg.address) return cfg.address;
+  return cfg.protocol === 'tcp' ? '0.0.0.0:8080' : '/run/cedana.sock';
+}

@@ -1,0 +1,4 @@
+/**
+ * The plugins that ship with the daemon, by package name. Everything else is found in the plugin directory.
+ */
+export const BUILTIN_PLUGINS: readonly string[] = ['@cedana-ts/plugin-process'];

@@ -1,0 +1,162 @@
+/**
+ * Loads plugins at start-up and keeps each one's outcome: ok, skipped (not usable on this machine) or error.
+ * Manifests are validated before any plugin code runs; one broken plugin is reported, never fatal, unless the
+ * config marks it required. Loaded plugins live in their own child DI container.
+ */
+import { join } from 'node:path';
+import semver from 'semver';
+import type { DependencyContainer } from 'tsyringe';
+import {
+  CedanaError,
+  ErrorCode,
+  PluginSkipped,
+  SDK_VERSION,
+  pluginAddress,
+  type ChildWatcher,
+  type HostSettings,
+  type Logger,
+  type PluginDefinition,
+  type PluginInstance,
+  type PluginManifest,
+  type Runtime,
+} from '@cedana-ts/sdk';
+import type { Candidate } from './discover';
+import { builtinCandidates, installedCandidates } from './discover';
+import { BUILTIN_PLUGINS } from './builtin';
+
+/** What became of one plugin. */
+export interface PluginRecord {
+  name: string;
+  source: Candidate['source'];
+  manifest?: PluginManifest;
+  status: 'ok' | 'skipped' | 'error';
+  reason?: string;
+  loadMs: number;
+  instance?: PluginInstance;
+}
+
+/** How long a plugin's init may take. */
+const INIT_TIMEOUT_MS = 20_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export interface PluginHostOptions {
+  container: DependencyContainer;
+  logger: Logger;
+  settings: HostSettings;
+  children: ChildWatcher;
+  libDir: string;
+  required: string[];
+  builtins?: readonly string[];
+}
+
+export class PluginHost {
+  private records: PluginRecord[] = [];
+  private scope: DependencyContainer;
+
+  constructor(private readonly opts: PluginHostOptions) {
+    this.scope = opts.container.createChildContainer();
+  }
+
+  /** Discovers, validates and initialises every plugin. Throws only when a required plugin is not ok. */
+  async load(): Promise<PluginRecord[]> {
+    const candidates = [
+      ...(await builtinCandidates(this.opts.builtins ?? BUILTIN_PLUGINS)),
+      ...(await installedCandidates(this.opts.libDir)),
+    ];
+    const taken = new Map<string, string>();
+    const records: PluginRecord[] = [];
+    for (const c of candidates) records.push(await this.loadOne(c, taken));
+    this.records = records;
+    const broken = records.filter((r) => r.status !== 'ok' && this.isRequired(r));
+    const missing = this.opts.required.filter((req) => !records.some((r) => r.manifest && this.matches(r.manifest, req)));
+    if (broken.length > 0 || missing.length > 0) {
+      const lines = [...broken.map((r) => `${r.name}: ${r.reason}`), ...missing.map((m) => `${m}: not installed`)];
+      throw new CedanaError(ErrorCode.PluginFailed, `required plugin not usable: ${lines.join('; ')}`);
+    }
+    return records;
+  }
+
+  private matches(m: PluginManifest, ref: string): boolean {
+    return ref === m.id || ref === pluginAddress(m) || ref === m.name;
+  }
+
+  private isRequired(r: PluginRecord): boolean {
+    return r.manifest !== undefined && this.opts.required.some((ref) => this.matches(r.manifest!, ref));
+  }
+
+  private async loadOne(c: Candidate, taken: Map<string, string>): Promise<PluginRecord> {
+    const start = performance.now();
+    const done = (status: PluginRecord['status'], reason?: string, instance?: PluginInstance): PluginRecord => {
+      const rec = { name: c.name, source: c.source, manifest: c.manifest, status, reason, instance, loadMs: performance.now() - start };
+      const log = status === 'ok' ? this.opts.logger.debug : this.opts.logger.warn;
+      log.call(this.opts.logger, `plugin ${c.name}: ${status}${reason ? ` (${reason})` : ''}`);
+      return rec;
+    };
+    if (!c.manifest) return done('error', c.error);
+    const m = c.manifest;
+    if (!semver.satisfies(SDK_VERSION, m.sdk)) {
+      return done('error', `needs SDK ${m.sdk}, but this daemon has SDK ${SDK_VERSION}`);
+    }
+    const address = pluginAddress(m);
+    const other = taken.get(address);
+    if (other) return done('error', `${address} is provided by ${other} already`);
+    taken.set(address, c.name);
+    let def: PluginDefinition;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const mod = require(join(c.root, m.main)) as { default?: PluginDefinition };
+      def = mod.default ?? (mod as unknown as PluginDefinition);
+      if (typeof def?.init !== 'function') return done('error', 'its module exports no plugin definition (default export with init)');
+    } catch (err) {
+      return done('error', `cannot load its code: ${(err as Error).message}`);
+    }
+    try {
+      const ctx = { manifest: m, logger: this.opts.logger, settings: this.opts.settings, children: this.opts.children, config: undefined };
+      const instance = await withTimeout(def.init(ctx), INIT_TIMEOUT_MS, 'init');
+      if (m.type === 'runtime' && instance.runtime?.type !== m.id) return done('error', `a runtime plugin must provide a runtime of type '${m.id}'`);
+      this.scope.register(`plugin:${address}`, { useValue: instance });
+      return done('ok', undefined, instance);
+    } catch (err) {
+      if (err instanceof PluginSkipped) return done('skipped', err.message);
+      return done('error', `init failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Every plugin's outcome, in load order. */
+  list(): readonly PluginRecord[] {
+    return this.records;
+  }
+
+  private ok(): PluginRecord[] {
+    return this.records.filter((r) => r.status === 'ok');
+  }
+
+  /** The runtime serving job type `type`, or UNSUPPORTED saying which types are served or why this one is not. */
+  runtime(type: string): Runtime {
+    const rec = this.ok().find((r) => r.manifest?.type === 'runtime' && r.manifest.id === type);
+    if (rec?.instance?.runtime) return rec.instance.runtime;
+    const failed = this.records.find((r) => r.manifest?.type === 'runtime' && r.manifest.id === type);
+    if (failed) throw new CedanaError(ErrorCode.Unsupported, `the ${type} plugin is ${failed.status}: ${failed.reason}`);
+    const types = this.ok().filter((r) => r.manifest?.type === 'runtime').map((r) => r.manifest!.id);
+    throw new CedanaError(ErrorCode.Unsupported, `no runtime plugin for job type '${type}'`, { hint: `available: ${types.join(', ') || 'none'}` });
+  }
+
+  /** The version of the plugin serving runtime `type`. */
+  runtimeVersion(type: string): string {
+    return this.ok().find((r) => r.manifest?.type === 'runtime' && r.manifest.id === type)?.manifest?.version ?? '0.0.0';
+  }
+
+  /** Closes every loaded plugin; safe to call twice. */
+  async close(): Promise<void> {
+    const recs = this.ok();
+    this.records = this.records.map((r) => ({ ...r, instance: undefined }));
+    for (const r of recs) await r.instance?.close?.().catch((err: Error) => this.opts.logger.warn(`plugin ${r.name} close: ${err.message}`));
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * What /proc says about a process: its state and command line, from which a job's status is derived.
+ */
+import { readFile } from 'node:fs/promises';
+
+/** Process states as `cedana ps` shows them (the names Cedana's users know). */
+const stateNames: Record<string, string> = {
+  R: 'running',
+  S: 'sleep',
+  D: 'wait',
+  T: 'stop',
+  t: 'stop',
+  Z: 'zombie',
+  X: 'halted',
+  I: 'idle',
+  W: 'wait',
+  P: 'stop',
+};
+
+/** The process's state name, or null when there is no such process. */
+export async function processState(pid: number): Promise<string | null> {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  if (stat === null) return null;
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return stateNames[state] ?? 'unknown';
+}
+
+/** The process's command line, or null when there is no such process. */
+export async function processCmdline(pid: number): Promise<string[] | null> {
+  const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
+  return raw === null ? null : raw.split('\0').filter(Boolean);
+}
+
+/** Parent PID of a process, or null. */
+export async function parentOf(pid: number): Promise<number | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  if (stat === null) return null;
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/**
+ * A job's status: `remote` when another host recorded it, `halted` when its process is gone, `stale` when the
+ * PID now belongs to another command line, else the process state.
+ */
+export async function jobStatus(job: { pid: number; host: string; cmdline: string[] }, host: string): Promise<string> {
+  if (job.host !== host) return 'remote';
+  const state = await processState(job.pid);
+  if (state === null || state === 'halted') return 'halted';
+  if (state === 'zombie') return 'zombie';
+  if (job.cmdline.length > 0) {
+    const now = await processCmdline(job.pid);
+    if (now && now.length > 0 && now.join('\0') !== job.cmdline.join('\0')) return 'stale';
+  }
+  return state;
+}

@@ -1,0 +1,125 @@
+/**
+ * The `process` runtime: plain Linux processes, started by the daemon or adopted by PID, checkpointed and
+ * restored with the CRIU command line.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readFile, readlink, rm, access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import {
+  CedanaError,
+  ErrorCode,
+  type DumpResult,
+  type DumpSpec,
+  type ExitStatus,
+  type JobRef,
+  type ManageSpec,
+  type PluginContext,
+  type RestoreSpec,
+  type RunSpec,
+  type Runtime,
+  type StartedJob,
+} from '@cedana-ts/sdk';
+import { criuFlags, runCriu } from './criu';
+import { inspectTree, neededOptions } from './inspect';
+
+/** Waits for a spawned child to start, or fails with the reason it could not. */
+function started(child: ReturnType<typeof spawn>, command: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'ENOENT' ? 'command not found' : err.code === 'EACCES' ? 'permission denied' : err.message;
+      reject(new CedanaError(ErrorCode.InvalidArgument, `cannot start '${command}': ${why}`, { hint: 'check the command and its path' }));
+    });
+  });
+}
+
+function exitOf(child: ReturnType<typeof spawn>): Promise<ExitStatus> {
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+export class ProcessRuntime implements Runtime {
+  readonly type = 'process';
+  readonly optionsSchema = z.object({}).strict();
+
+  constructor(private readonly ctx: PluginContext) {}
+
+  async run(spec: RunSpec): Promise<StartedJob> {
+    const [command, ...args] = spec.args;
+    if (!command) throw new CedanaError(ErrorCode.InvalidArgument, 'no command given', { hint: 'cedana run process -- CMD ARGS…' });
+    if (spec.foreground) {
+      const child = spawn(command, args, { cwd: spec.cwd, env: spec.env, stdio: 'inherit' });
+      await started(child, command);
+      return { pid: child.pid!, details: { cmdline: spec.args }, exited: exitOf(child) };
+    }
+    // Append mode: CRIU skips its size check for O_APPEND files, so the log keeps growing after a restore.
+    const logFd = openSync(spec.logPath, 'a', 0o600);
+    try {
+      // A session of its own: CRIU can then dump the tree without --shell-job.
+      const child = spawn(command, args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', logFd, logFd] });
+      await started(child, command);
+      child.unref();
+      return { pid: child.pid!, details: { cmdline: spec.args }, exited: exitOf(child) };
+    } finally {
+      closeSync(logFd);
+    }
+  }
+
+  async manage(spec: ManageSpec): Promise<StartedJob> {
+    const pid = Number(spec.target);
+    if (!Number.isInteger(pid) || pid <= 0) {
+      throw new CedanaError(ErrorCode.InvalidArgument, `'${spec.target}' is not a PID`, { hint: 'cedana manage process <PID>' });
+    }
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
+    if (cmdline === null) throw new CedanaError(ErrorCode.NotFound, `no process with PID ${pid}`);
+    return { pid, details: { cmdline: cmdline.split('\0').filter(Boolean) } };
+  }
+
+  async dump(spec: DumpSpec): Promise<DumpResult> {
+    const { pid } = spec.job;
+    await access(`/proc/${pid}`).catch(() => {
+      throw new CedanaError(ErrorCode.NotFound, `no process with PID ${pid}`);
+    });
+    const tree = await inspectTree(pid);
+    const exe = await readlink(`/proc/${pid}/exe`).catch(() => undefined);
+    const criu = neededOptions(spec.criu, tree);
+    const args = ['-t', String(pid), '-D', spec.imagesDir, ...criuFlags(criu, 'dump')];
+    const keepLogAt = join(this.ctx.settings.tmpDir, `cedana-criu-dump-${pid}-${Date.now()}.log`);
+    this.ctx.logger.debug('criu dump', { pid, args });
+    await runCriu(this.ctx.settings.criuPath, 'dump', args, { logDir: spec.imagesDir, keepLogAt });
+    return { criu, details: { ...spec.job.details, ...(exe ? { exe } : {}) }, pids: tree.pids };
+  }
+
+  async restore(spec: RestoreSpec): Promise<StartedJob> {
+    // The work dir keeps the log and pidfile out of the checkpoint, which must stay as it was.
+    const workDir = await mkdtemp(join(this.ctx.settings.tmpDir, 'cedana-restore-'));
+    const pidFile = join(workDir, 'restored.pid');
+    const args = ['-D', spec.imagesDir, '-W', workDir, '--pidfile', pidFile, ...criuFlags(spec.criu, 'restore')];
+    const keepLogAt = join(this.ctx.settings.tmpDir, `cedana-criu-restore-${spec.metadata.pid}-${Date.now()}.log`);
+    const details = { ...spec.metadata.details };
+    try {
+      if (spec.foreground) {
+        const exited = runCriu(this.ctx.settings.criuPath, 'restore', args, { logDir: workDir, keepLogAt }, 'inherit').then(
+          (r): ExitStatus => ({ code: r.code, signal: r.signal }),
+        );
+        return { pid: spec.metadata.pid, details, exited };
+      }
+      await runCriu(this.ctx.settings.criuPath, 'restore', ['--restore-detached', ...args], { logDir: workDir, keepLogAt });
+      const pid = Number((await readFile(pidFile, 'utf8')).trim());
+      // CRIU has exited; the restored tree was re-parented to the daemon, a child subreaper.
+      return { pid, details, exited: this.ctx.children.watch(pid) };
+    } finally {
+      if (!spec.foreground) await rm(workDir, { recursive: true, force: true });
+    }
+  }
+
+  async kill(job: JobRef, signal: NodeJS.Signals): Promise<void> {
+    try {
+      process.kill(job.pid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new CedanaError(ErrorCode.FailedPrecondition, `job ${job.jid} is not running`);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Checkpoint options and metadata shared by every runtime.
+ */
+import { z } from 'zod';
+
+/** How a checkpoint is stored: a plain image directory (`none`) or one archive file. */
+export const Compression = z.enum(['none', 'tar', 'gzip', 'lz4', 'zlib']);
+export type Compression = z.infer<typeof Compression>;
+
+/** Accepted spellings of each compression. */
+export const compressionAliases: Record<string, Compression> = { '': 'none', gz: 'gzip' };
+
+/** Parses a user-given compression name; unknown names fail with the list of known ones. */
+export const CompressionInput = z
+  .string()
+  .transform((s) => compressionAliases[s.toLowerCase()] ?? s.toLowerCase())
+  .pipe(
+    z.enum(Compression.options, {
+      error: (issue) => `unknown compression '${String(issue.input)}' (use one of: ${Compression.options.join(', ')})`,
+    }),
+  );
+
+/** CRIU behaviours a dump or restore can ask for; runtimes pass on those they support. */
+export const CriuOptions = z
+  .object({
+    leaveRunning: z.boolean().default(false),
+    tcpEstablished: z.boolean().default(false),
+    fileLocks: z.boolean().default(false),
+    shellJob: z.boolean().default(false),
+    extUnixSk: z.boolean().default(false),
+  })
+  .strict();
+export type CriuOptions = z.infer<typeof CriuOptions>;
+
+/**
+ * Written by the core into every checkpoint (`cedana.json` at the image root) so that a restore, on this host or
+ * another, knows which runtime made it and with which options.
+ */
+export const CheckpointMetadata = z.object({
+  /** Format version of this file. */
+  version: z.literal(1),
+  /** Job type, which is the id of the runtime plugin that made the checkpoint. */
+  type: z.string(),
+  /** Version of that plugin. */
+  runtimeVersion: z.string(),
+  jid: z.string().optional(),
+  pid: z.number().int(),
+  host: z.string(),
+  createdAt: z.number().int(),
+  /** CRIU behaviours in force at dump time; restore must repeat some of them. */
+  criu: CriuOptions,
+  /** Runtime-specific details (a container id, a bundle path…), opaque to the core. */
+  details: z.record(z.string(), z.unknown()).default({}),
+});
+export type CheckpointMetadata = z.infer<typeof CheckpointMetadata>;
+
+/** The file name of {@link CheckpointMetadata} inside an image directory. */
+export const METADATA_FILE = 'cedana.json';
