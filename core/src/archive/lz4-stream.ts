@@ -62,7 +62,7 @@ export function frameLength(buf: Buffer): number {
 
 /** Decompresses a sequence of LZ4 frames. */
 export class Lz4Decompress extends Transform {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);

@@ -60,7 +60,7 @@ export class ProcessRuntime implements Runtime {
       const child = spawn(command, args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', logFd, logFd] });
       await started(child, command);
       child.unref();
-      return { pid: child.pid!, details: { cmdline: spec.args }, exited: exitOf(child) };
+      return { pid: child.pid!, details: { cmdline: spec.args, log: spec.logPath }, exited: exitOf(child) };
     } finally {
       closeSync(logFd);
     }

@@ -1,0 +1,81 @@
+/**
+ * Wires the core's services (tsyringe): config, logger, job store, reaper, storage, plugins. The daemon does this
+ * once at start; `--no-server` commands do it without a job store or reaper.
+ */
+import 'reflect-metadata';
+import { hostname } from 'node:os';
+import { tmpdir } from 'node:os';
+import { container as rootContainer } from 'tsyringe';
+import type { Logger } from '@cedana-ts/sdk';
+import type { Config } from './config/schema';
+import { JobStore } from './db/job-store';
+import { PluginHost } from './plugins/host';
+import { ExitMonitor } from './pipeline/exit-monitor';
+import { ServicesToken, type Services } from './pipeline/services';
+import { Reaper } from './proc/reaper';
+import { StorageRegistry } from './storage/registry';
+import { ConfigToken, HostToken, LoggerToken } from './tokens';
+
+export interface Wired {
+  services: Services;
+  close(): Promise<void>;
+}
+
+/** This host's identity on jobs it records. */
+export function hostId(): string {
+  return hostname();
+}
+
+export async function wireServices(config: Config, logger: Logger, opts: { daemon: boolean }): Promise<Wired> {
+  const container = rootContainer.createChildContainer();
+  container.register(ConfigToken, { useValue: config });
+  container.register(LoggerToken, { useValue: logger });
+  container.register(HostToken, { useValue: hostId() });
+
+  const store = opts.daemon ? await JobStore.open(config.db.path) : null;
+  const reaper = opts.daemon ? new Reaper() : null;
+  const noReaper = {
+    watch: () => Promise.reject(new Error('no daemon: restored processes cannot be watched')),
+  };
+  const plugins = new PluginHost({
+    container,
+    logger,
+    settings: { criuPath: config.criu.binary_path || 'criu', tmpDir: tmpdir() },
+    children: reaper ?? noReaper,
+    libDir: config.plugins.lib_dir,
+    required: config.plugins.required,
+  });
+  try {
+    await plugins.load();
+  } catch (err) {
+    reaper?.stop();
+    await store?.close();
+    throw err;
+  }
+  const storage = new StorageRegistry();
+  for (const rec of plugins.list()) if (rec.instance?.storage) storage.add(rec.instance.storage);
+
+  const services: Services = {
+    config,
+    logger,
+    host: container.resolve(HostToken),
+    plugins,
+    storage,
+    store,
+    reaper,
+    exits: new ExitMonitor(store, logger),
+  };
+  container.register(ServicesToken, { useValue: services });
+
+  let closed = false;
+  return {
+    services,
+    async close() {
+      if (closed) return;
+      closed = true;
+      reaper?.stop();
+      await plugins.close();
+      await store?.close();
+    },
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * The daemon's logger: one line per event on stderr, filtered by level, with secret-looking fields masked.
+ */
+import type { Logger } from '@cedana-ts/sdk';
+
+const order = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof order)[number];
+
+const SECRET_KEY = /secret|password|token|credential|private_key|access_key/i;
+
+/** Copies `fields`, masking values whose key looks like a secret. */
+export function redact(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (SECRET_KEY.test(k)) out[k] = '***';
+    else if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = redact(v as Record<string, unknown>);
+    else out[k] = v;
+  }
+  return out;
+}
+
+export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+  const min = order.indexOf(level);
+  const emit = (lvl: LogLevel) => (msg: string, fields?: Record<string, unknown>) => {
+    if (order.indexOf(lvl) < min) return;
+    const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(redact(fields))}` : '';
+    write(`${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} ${msg}${extra}\n`);
+  };
+  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}

@@ -1,0 +1,175 @@
+/**
+ * `dump`: the one checkpoint pipeline, whatever asked for it (CLI, API, a job or a bare PID).
+ *
+ *   resolve target → open the destination (fails before anything is frozen) → runtime dump (CRIU) into a
+ *   scratch image dir → metadata → archive and commit, or rename the image dir into place → record.
+ *
+ * Nothing appears under the checkpoint's name until it is complete. When CRIU fails the process was never
+ * stopped; when the archive step fails after CRIU stopped it, the process is restored from the scratch images.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import {
+  CedanaError,
+  CheckpointMetadata,
+  DumpRequest,
+  ErrorCode,
+  METADATA_FILE,
+  type Compression,
+  type CriuOptions,
+  type DumpResult,
+  type JobRef,
+  type Upload,
+} from '@cedana-ts/sdk';
+import { extensionOf } from '../archive/formats';
+import { packDirectory } from '../archive/pack';
+import type { Checkpoint } from '../generated/daemon';
+import { localPath } from '../storage/local';
+import { schemeOf } from '../storage/registry';
+import { requireJob, runtimeOptions } from './helpers';
+import { jobStatus } from '../proc/procfs';
+import type { Services } from './services';
+import { validate } from './validate';
+
+/** Total size of the files under `dir`. */
+async function treeSize(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    total += e.isDirectory() ? await treeSize(p) : (await stat(p)).size;
+  }
+  return total;
+}
+
+interface Target {
+  type: string;
+  jid?: string;
+  ref: JobRef;
+}
+
+async function resolveTarget(s: Services, req: { jid?: string; type?: string; target?: string }): Promise<Target> {
+  if (req.jid) {
+    const job = await requireJob(s, req.jid);
+    const status = await jobStatus({ pid: job.pid, host: job.host, cmdline: JSON.parse(job.cmdline) as string[] }, s.host);
+    if (['halted', 'zombie', 'stale', 'remote'].includes(status)) {
+      throw new CedanaError(ErrorCode.FailedPrecondition, `job ${job.jid} is not running (status: ${status})`, {
+        hint: 'restore it first with `cedana restore job`',
+      });
+    }
+    return { type: job.type, jid: job.jid, ref: { jid: job.jid, pid: job.pid, details: JSON.parse(job.details) as Record<string, unknown> } };
+  }
+  const type = req.type!;
+  const pid = Number(req.target);
+  if (type === 'process' && (!Number.isInteger(pid) || pid <= 0)) {
+    throw new CedanaError(ErrorCode.InvalidArgument, `'${req.target}' is not a PID`, { hint: 'cedana dump process <PID>' });
+  }
+  // A bare PID that belongs to a job is dumped as that job, so the checkpoint is recorded on it.
+  const job = s.store && Number.isInteger(pid) ? await s.store.findJobByPid(pid, s.host) : undefined;
+  if (job && job.type === type) return { type, jid: job.jid, ref: { jid: job.jid, pid, details: JSON.parse(job.details) as Record<string, unknown> } };
+  return { type, ref: { jid: '', pid: Number.isInteger(pid) ? pid : 0, details: { target: req.target } } };
+}
+
+/** Where the checkpoint goes: the final URL and, for `none`, the local image directory. */
+function destination(dir: string, name: string, compression: Compression): { url: string; isDir: boolean } {
+  if (compression === 'none') {
+    if (schemeOf(dir) !== 'file') {
+      throw new CedanaError(ErrorCode.InvalidArgument, `--compression none writes a directory, which ${schemeOf(dir)}:// storage cannot hold`, {
+        hint: 'choose tar, gzip, lz4 or zlib',
+      });
+    }
+    return { url: join(localPath(dir), name), isDir: true };
+  }
+  const file = `${name}${extensionOf[compression]}`;
+  return { url: schemeOf(dir) === 'file' ? join(localPath(dir), file) : `${dir.replace(/\/+$/, '')}/${file}`, isDir: false };
+}
+
+/** Runs a dump; returns the recorded checkpoint. */
+export async function dump(s: Services, input: DumpRequest): Promise<Checkpoint> {
+  const req = validate(DumpRequest, input, 'dump');
+  const target = await resolveTarget(s, req);
+  const runtime = s.plugins.runtime(target.type);
+  const options = runtimeOptions(runtime, req.options);
+  const compression = req.compression ?? s.config.checkpoint.compression;
+  const dir = req.dir ?? s.config.checkpoint.dir;
+  const now = Date.now();
+  const name = req.name ?? `dump-${target.type}-${target.jid ?? target.ref.pid}-${Math.floor(now / 1000)}`;
+  const dest = destination(dir, name, compression);
+  const criu: CriuOptions = {
+    leaveRunning: req.leaveRunning || s.config.criu.leave_running,
+    tcpEstablished: req.tcpEstablished,
+    fileLocks: req.fileLocks,
+    shellJob: req.shellJob,
+    extUnixSk: false,
+  };
+
+  // Open the destination first: a bad --dir must fail before the process is frozen.
+  let upload: Upload | undefined;
+  let imagesDir: string;
+  if (dest.isDir) {
+    const parent = dirname(dest.url);
+    if (!(await stat(parent).catch(() => null))?.isDirectory()) throw new CedanaError(ErrorCode.NotFound, `directory ${parent} does not exist`, { hint: 'create it or choose another --dir' });
+    if (await stat(dest.url).catch(() => null)) throw new CedanaError(ErrorCode.AlreadyExists, `${dest.url} exists already`, { hint: 'choose another --name' });
+    imagesDir = await mkdtemp(join(parent, `.${basename(dest.url)}.partial-`));
+  } else {
+    upload = await s.storage.for(dest.url).create(dest.url);
+    imagesDir = await mkdtemp(join(tmpdir(), 'cedana-dump-'));
+  }
+
+  s.exits.dumpStarted(target.ref.pid);
+  let result: DumpResult | undefined;
+  let processStopped = false;
+  try {
+    result = await runtime.dump({ job: target.ref, imagesDir, criu, options });
+    processStopped = !result.criu.leaveRunning;
+    const meta: CheckpointMetadata = {
+      version: 1,
+      type: target.type,
+      runtimeVersion: s.plugins.runtimeVersion(target.type),
+      jid: target.jid,
+      pid: target.ref.pid,
+      host: s.host,
+      createdAt: now,
+      criu: result.criu,
+      details: result.details,
+    };
+    await writeFile(join(imagesDir, METADATA_FILE), JSON.stringify(meta, null, 2));
+    let size: number;
+    if (upload) {
+      await packDirectory(imagesDir, compression as Exclude<Compression, 'none'>, upload.stream);
+      size = (await upload.commit()).size;
+    } else {
+      await rename(imagesDir, dest.url);
+      size = await treeSize(dest.url);
+    }
+    if (processStopped && s.reaper && result.pids) s.reaper.expectOrphans(result.pids.filter((p) => p !== target.ref.pid));
+    const ckpt = { id: randomUUID(), jid: target.jid ?? null, type: target.type, path: dest.url, time: now, size, compression };
+    if (s.store && target.jid) await s.store.insertCheckpoint(ckpt);
+    s.logger.info(`dumped ${target.jid ? `job ${target.jid}` : `PID ${target.ref.pid}`}`, { path: dest.url, size });
+    return { ...ckpt, jid: ckpt.jid ?? '' };
+  } catch (err) {
+    await upload?.abort();
+    if (result && processStopped) await recoverAfterFailedArchive(s, target, imagesDir, result, err);
+    throw err;
+  } finally {
+    s.exits.dumpEnded(target.ref.pid, processStopped);
+    await rm(imagesDir, { recursive: true, force: true });
+  }
+}
+
+/** CRIU stopped the process but the checkpoint could not be written: bring the process back from its images. */
+async function recoverAfterFailedArchive(s: Services, target: Target, imagesDir: string, result: DumpResult, cause: unknown): Promise<never> {
+  const runtime = s.plugins.runtime(target.type);
+  const why = cause instanceof Error ? cause.message : String(cause);
+  try {
+    await s.reaper?.sweep();
+    const meta = CheckpointMetadata.parse({ version: 1, type: target.type, runtimeVersion: '0.0.0', pid: target.ref.pid, host: s.host, createdAt: Date.now(), criu: result.criu, details: result.details });
+    const started = await runtime.restore({ imagesDir, metadata: meta, criu: result.criu, options: {}, foreground: false });
+    if (s.store && target.jid) await s.store.updateJob(target.jid, { pid: started.pid });
+    if (target.jid) s.exits.track(target.jid, started.pid, started.exited);
+  } catch (restoreErr) {
+    throw new CedanaError(ErrorCode.CheckpointFailed, `writing the checkpoint failed (${why}) and the process could not be restored: ${(restoreErr as Error).message}`, { cause });
+  }
+  throw new CedanaError(ErrorCode.CheckpointFailed, `writing the checkpoint failed (${why}); the process was restored and keeps running`, { cause });
+}

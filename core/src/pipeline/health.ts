@@ -1,0 +1,48 @@
+/**
+ * `daemon check`: one result per component (the daemon itself, then each plugin with its own checks).
+ * Checks report problems as results; they do not throw.
+ */
+import type { HealthResult, Plugin } from '../generated/daemon';
+import type { Services } from './services';
+
+const CORE_VERSION: string = (require('../../../package.json') as { version: string }).version;
+
+export async function healthCheck(s: Services): Promise<HealthResult[]> {
+  const results: HealthResult[] = [
+    {
+      name: 'daemon',
+      components: [
+        { name: 'version', data: CORE_VERSION, level: 'ok', message: '' },
+        { name: 'database', data: s.config.db.path, level: s.store ? 'ok' : 'warn', message: s.store ? '' : 'no job database (--no-server)' },
+        { name: 'storage', data: s.storage.schemes().join(', '), level: 'ok', message: '' },
+      ],
+    },
+  ];
+  for (const rec of s.plugins.list()) {
+    const level = rec.status === 'ok' ? 'ok' : rec.status === 'skipped' ? 'warn' : 'error';
+    const components = [{ name: 'plugin', data: `${rec.manifest?.version ?? '?'} ${rec.status}`, level, message: rec.reason ?? '' }];
+    if (rec.instance?.health) {
+      try {
+        for (const c of await rec.instance.health()) components.push({ ...c, message: c.message ?? '' });
+      } catch (err) {
+        components.push({ name: 'health', data: 'failed', level: 'error', message: (err as Error).message });
+      }
+    }
+    results.push({ name: rec.manifest?.id ?? rec.name, components });
+  }
+  return results;
+}
+
+export function pluginList(s: Services): Plugin[] {
+  return s.plugins.list().map((r) => ({
+    name: r.name,
+    type: r.manifest?.type ?? '',
+    id: r.manifest?.id ?? '',
+    version: r.manifest?.version ?? '',
+    status: r.status,
+    reason: r.reason ?? '',
+    features: r.instance?.features ?? [],
+    source: r.source,
+    info: r.instance?.info ?? {},
+  }));
+}

@@ -1,0 +1,32 @@
+/**
+ * Turns job rows into what the API returns, with the status derived from the live process.
+ */
+import type { Checkpoint, Job } from '../generated/daemon';
+import type { CheckpointRow, JobRow } from '../db/tables';
+import { jobStatus } from '../proc/procfs';
+
+export function checkpointView(row: CheckpointRow): Checkpoint {
+  return { id: row.id, jid: row.jid ?? '', type: row.type, path: row.path, time: row.time, size: row.size, compression: row.compression };
+}
+
+export async function jobView(row: JobRow, host: string, latest?: CheckpointRow): Promise<Job> {
+  const cmdline = JSON.parse(row.cmdline) as string[];
+  const status = await jobStatus({ pid: row.pid, host: row.host, cmdline }, host);
+  const exited = row.exit_code !== null || row.exit_signal !== null;
+  return {
+    jid: row.jid,
+    type: row.type,
+    pid: row.pid,
+    status,
+    gpu: row.gpu === 1,
+    log: row.log,
+    cmdline,
+    detailsJson: row.details,
+    host: row.host,
+    createdAt: row.created_at,
+    latestCheckpoint: latest ? checkpointView(latest) : undefined,
+    exited,
+    exitCode: row.exit_code ?? 0,
+    exitSignal: row.exit_signal ?? '',
+  };
+}

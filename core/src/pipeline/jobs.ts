@@ -1,0 +1,69 @@
+/**
+ * Job commands: list, kill, delete, checkpoints.
+ */
+import { CedanaError, DeleteRequest, ErrorCode, KillRequest, type JobRef } from '@cedana-ts/sdk';
+import type { Checkpoint, Job } from '../generated/daemon';
+import type { JobRow } from '../db/tables';
+import { requireJob, requireStore } from './helpers';
+import { checkpointView, jobView } from './job-view';
+import type { Services } from './services';
+import { validate } from './validate';
+
+function refOf(job: JobRow): JobRef {
+  return { jid: job.jid, pid: job.pid, details: JSON.parse(job.details) as Record<string, unknown> };
+}
+
+const notRunning = new Set(['halted', 'zombie', 'stale', 'remote']);
+
+export async function listJobs(s: Services, jids: string[] = []): Promise<Job[]> {
+  const store = requireStore(s);
+  const rows = await store.listJobs(jids);
+  const latest = await store.latestCheckpoints(rows.map((r) => r.jid));
+  return Promise.all(rows.map((r) => jobView(r, s.host, latest.get(r.jid))));
+}
+
+/** The jobs a kill/delete request names: all of them with --all, else each JID (which must exist). */
+async function selected(s: Services, jids: string[], all: boolean): Promise<JobRow[]> {
+  const store = requireStore(s);
+  if (all) return store.listJobs();
+  if (jids.length === 0) throw new CedanaError(ErrorCode.InvalidArgument, 'name at least one JID, or use --all');
+  return Promise.all(jids.map((jid) => requireJob(s, jid)));
+}
+
+export async function killJobs(s: Services, input: unknown): Promise<string[]> {
+  const req = validate(KillRequest, input, 'kill');
+  const killed: string[] = [];
+  for (const job of await selected(s, req.jids, req.all)) {
+    const view = await jobView(job, s.host);
+    if (notRunning.has(view.status)) {
+      if (req.all) continue;
+      throw new CedanaError(ErrorCode.FailedPrecondition, `job ${job.jid} is not running (status: ${view.status})`);
+    }
+    await s.plugins.runtime(job.type).kill(refOf(job), (req.signal ?? 'SIGTERM') as NodeJS.Signals);
+    killed.push(job.jid);
+  }
+  return killed;
+}
+
+export async function deleteJobs(s: Services, input: { jids?: string[]; all?: boolean; checkpoints?: boolean }): Promise<string[]> {
+  const req = validate(DeleteRequest, input, 'delete');
+  const store = requireStore(s);
+  const deleted: string[] = [];
+  for (const job of await selected(s, req.jids, req.all)) {
+    const view = await jobView(job, s.host);
+    if (!notRunning.has(view.status)) {
+      await s.plugins.runtime(job.type).kill(refOf(job), 'SIGKILL').catch((err: Error) => s.logger.warn(`killing job ${job.jid}: ${err.message}`));
+    }
+    if (input.checkpoints) {
+      for (const c of await store.checkpointsOf(job.jid)) await s.storage.for(c.path).delete(c.path);
+    }
+    await store.deleteJob(job.jid);
+    deleted.push(job.jid);
+  }
+  return deleted;
+}
+
+export async function listCheckpoints(s: Services, jid: string): Promise<Checkpoint[]> {
+  await requireJob(s, jid);
+  return (await requireStore(s).checkpointsOf(jid)).map(checkpointView);
+}

@@ -1,0 +1,44 @@
+/**
+ * `manage`: start managing something already running (a PID, a container) as a job.
+ */
+import { CedanaError, ErrorCode, ManageRequest } from '@cedana-ts/sdk';
+import type { Job } from '../generated/daemon';
+import { requireStore, runtimeOptions } from './helpers';
+import { jobView } from './job-view';
+import { randomJobName } from './names';
+import type { Services } from './services';
+import { validate } from './validate';
+
+export async function manageJob(s: Services, input: ManageRequest): Promise<Job> {
+  const req = validate(ManageRequest, input, 'manage');
+  const store = requireStore(s);
+  const runtime = s.plugins.runtime(req.type);
+  const options = runtimeOptions(runtime, req.options);
+  if (req.jid && (await store.getJob(req.jid))) throw new CedanaError(ErrorCode.AlreadyExists, `job ${req.jid} exists already`, { hint: 'choose another --jid' });
+  const started = await runtime.manage({ jid: req.jid ?? '', target: req.target, options });
+  const existing = await store.findJobByPid(started.pid, s.host);
+  if (existing) {
+    const view = await jobView(existing, s.host);
+    if (view.status !== 'halted' && view.status !== 'stale') {
+      throw new CedanaError(ErrorCode.AlreadyExists, `PID ${started.pid} is managed already, as job ${existing.jid}`);
+    }
+  }
+  let jid = req.jid;
+  while (!jid || (await store.getJob(jid))) jid = randomJobName();
+  const cmdline = Array.isArray(started.details.cmdline) ? (started.details.cmdline as string[]) : [];
+  await store.insertJob({
+    jid,
+    type: req.type,
+    pid: started.pid,
+    cmdline: JSON.stringify(cmdline),
+    log: '',
+    details: JSON.stringify(started.details),
+    host: s.host,
+    gpu: 0,
+    created_at: Date.now(),
+    exit_code: null,
+    exit_signal: null,
+  });
+  s.exits.track(jid, started.pid, started.exited);
+  return jobView((await store.getJob(jid))!, s.host);
+}

@@ -1,0 +1,158 @@
+/**
+ * `restore`: the one restore pipeline.
+ *
+ *   resolve the checkpoint (a job's latest, or --path) → open it (an image directory, or an archive recognised
+ *   by its first bytes and unpacked safely into a scratch dir) → metadata → runtime restore → record the job.
+ *
+ * The checkpoint itself is only read: a failed restore leaves it as it was.
+ */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CedanaError,
+  CheckpointMetadata,
+  ErrorCode,
+  METADATA_FILE,
+  RestoreRequest,
+  type ExitStatus,
+  type StartedJob,
+} from '@cedana-ts/sdk';
+import { unpackArchive } from '../archive/unpack';
+import type { Job } from '../generated/daemon';
+import { jobStatus } from '../proc/procfs';
+import { localPath } from '../storage/local';
+import { schemeOf } from '../storage/registry';
+import { requireJob, requireStore, runtimeOptions, writePidFile } from './helpers';
+import { jobView } from './job-view';
+import { randomJobName } from './names';
+import type { Services } from './services';
+import { validate } from './validate';
+
+type Req = ReturnType<typeof RestoreRequest.parse>;
+
+/** An opened checkpoint: its image directory and metadata, and how to clean up after. */
+interface Opened {
+  imagesDir: string;
+  meta: CheckpointMetadata;
+  cleanup(): Promise<void>;
+}
+
+async function readMetadata(imagesDir: string, path: string): Promise<CheckpointMetadata> {
+  const text = await readFile(join(imagesDir, METADATA_FILE), 'utf8').catch(() => null);
+  if (text === null) throw new CedanaError(ErrorCode.CorruptCheckpoint, `${path} is not a checkpoint (no ${METADATA_FILE})`, { hint: 'give the path of a checkpoint made by cedana dump' });
+  try {
+    return CheckpointMetadata.parse(JSON.parse(text));
+  } catch (err) {
+    throw new CedanaError(ErrorCode.CorruptCheckpoint, `${path} has unreadable metadata (${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
+async function openCheckpoint(s: Services, path: string): Promise<Opened> {
+  if (schemeOf(path) === 'file') {
+    const st = await stat(localPath(path)).catch(() => null);
+    if (!st) throw new CedanaError(ErrorCode.NotFound, `checkpoint ${path} does not exist`);
+    if (st.isDirectory()) {
+      const imagesDir = localPath(path);
+      return { imagesDir, meta: await readMetadata(imagesDir, path), cleanup: async () => undefined };
+    }
+  }
+  const source = await s.storage.for(path).open(path);
+  const imagesDir = await mkdtemp(join(tmpdir(), 'cedana-restore-'));
+  const cleanup = () => rm(imagesDir, { recursive: true, force: true });
+  try {
+    await unpackArchive(source, imagesDir, path);
+    return { imagesDir, meta: await readMetadata(imagesDir, path), cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** Which checkpoint a request means. */
+async function checkpointPath(s: Services, req: Req): Promise<string> {
+  if (req.path) return req.path;
+  const latest = (await requireStore(s).checkpointsOf(req.jid!))[0];
+  if (!latest) throw new CedanaError(ErrorCode.FailedPrecondition, `job ${req.jid} has no checkpoint`, { hint: 'dump it first with `cedana dump job`' });
+  return latest.path;
+}
+
+async function restoreWith(s: Services, req: Req, foreground: boolean): Promise<{ started: StartedJob; meta: CheckpointMetadata }> {
+  const path = await checkpointPath(s, req);
+  const opened = await openCheckpoint(s, path);
+  let started: StartedJob | undefined;
+  try {
+    const { meta } = opened;
+    if (req.type && req.type !== meta.type) {
+      throw new CedanaError(ErrorCode.InvalidArgument, `${path} was made by the ${meta.type} runtime, not ${req.type}`, { hint: `use cedana restore ${meta.type}` });
+    }
+    const runtime = s.plugins.runtime(meta.type);
+    const options = runtimeOptions(runtime, req.options);
+    const criu = {
+      ...meta.criu,
+      leaveRunning: false,
+      tcpEstablished: meta.criu.tcpEstablished || req.tcpEstablished,
+      fileLocks: meta.criu.fileLocks || req.fileLocks,
+      shellJob: meta.criu.shellJob || req.shellJob,
+    };
+    await s.reaper?.sweep();
+    started = await runtime.restore({ imagesDir: opened.imagesDir, metadata: meta, criu, options, foreground });
+    return { started, meta };
+  } finally {
+    // In the foreground CRIU reads the images until the process is back; wait for it to end before cleaning up.
+    if (foreground) await started?.exited?.catch(() => undefined);
+    await opened.cleanup();
+  }
+}
+
+/** Restores under the daemon and records the job: the same job for `restore job`, a new one otherwise. */
+export async function restore(s: Services, input: RestoreRequest): Promise<Job> {
+  const req = validate(RestoreRequest, input, 'restore');
+  const store = requireStore(s);
+  let jid = req.jid;
+  if (jid) {
+    const job = await requireJob(s, jid);
+    const status = await jobStatus({ pid: job.pid, host: job.host, cmdline: JSON.parse(job.cmdline) as string[] }, s.host);
+    if (!['halted', 'remote'].includes(status)) {
+      throw new CedanaError(ErrorCode.FailedPrecondition, `job ${jid} is still running (PID ${job.pid}, status: ${status})`, {
+        hint: 'dump it (without --leave-running) or kill it before restoring',
+      });
+    }
+    if (req.type && req.type !== job.type) throw new CedanaError(ErrorCode.InvalidArgument, `job ${jid} is a ${job.type} job, not ${req.type}`);
+  }
+  const { started, meta } = await restoreWith(s, req, false);
+  if (jid) {
+    await store.updateJob(jid, { pid: started.pid, host: s.host, exit_code: null, exit_signal: null, details: JSON.stringify(started.details) });
+  } else {
+    jid = meta.jid && !(await store.getJob(meta.jid)) ? meta.jid : undefined;
+    while (!jid || (await store.getJob(jid))) jid = randomJobName();
+    const cmdline = Array.isArray(meta.details.cmdline) ? (meta.details.cmdline as string[]) : [];
+    await store.insertJob({
+      jid,
+      type: meta.type,
+      pid: started.pid,
+      cmdline: JSON.stringify(cmdline),
+      log: typeof meta.details.log === 'string' ? meta.details.log : '',
+      details: JSON.stringify(started.details),
+      host: s.host,
+      gpu: 0,
+      created_at: Date.now(),
+      exit_code: null,
+      exit_signal: null,
+    });
+  }
+  s.exits.track(jid, started.pid, started.exited);
+  await writePidFile(req.pidFile, started.pid);
+  s.logger.info(`restored job ${jid}`, { pid: started.pid });
+  const latest = (await store.checkpointsOf(jid))[0];
+  return jobView((await store.getJob(jid))!, s.host, latest);
+}
+
+/** `restore --no-server`: the process comes back as a child of the caller, which waits for it. */
+export async function restoreForeground(s: Services, input: RestoreRequest): Promise<ExitStatus> {
+  const req = validate(RestoreRequest, input, 'restore');
+  if (req.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job is not supported with --no-server', { hint: 'use restore process --path P --no-server' });
+  const { started } = await restoreWith(s, req, true);
+  if (!started.exited) throw new CedanaError(ErrorCode.Unsupported, 'this runtime cannot restore in the foreground');
+  return started.exited;
+}

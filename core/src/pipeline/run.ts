@@ -1,0 +1,58 @@
+/**
+ * `run`: start a new job with its runtime, and record it only once it has started.
+ */
+import { RunRequest, CedanaError, ErrorCode, type ExitStatus } from '@cedana-ts/sdk';
+import type { Job } from '../generated/daemon';
+import { requireStore, runtimeOptions, writePidFile } from './helpers';
+import { jobView } from './job-view';
+import { randomJobName } from './names';
+import type { Services } from './services';
+import { validate } from './validate';
+
+/** Where a job's output goes unless `--log` says otherwise. */
+export function defaultLogPath(jid: string): string {
+  return `/var/log/cedana-output-${jid}.log`;
+}
+
+/** Starts a job under the daemon and records it. */
+export async function runJob(s: Services, input: RunRequest): Promise<Job> {
+  const req = validate(RunRequest, input, 'run');
+  const store = requireStore(s);
+  const runtime = s.plugins.runtime(req.type);
+  const options = runtimeOptions(runtime, req.options);
+  let jid = req.jid;
+  if (jid && (await store.getJob(jid))) {
+    throw new CedanaError(ErrorCode.AlreadyExists, `job ${jid} exists already`, { hint: 'choose another --jid, or `cedana job delete` it' });
+  }
+  while (!jid || (await store.getJob(jid))) jid = randomJobName();
+  const logPath = req.logPath ?? defaultLogPath(jid);
+  const started = await runtime.run({ jid, args: req.args, cwd: req.cwd, env: req.env, logPath, options, foreground: false });
+  await store.insertJob({
+    jid,
+    type: req.type,
+    pid: started.pid,
+    cmdline: JSON.stringify(req.args),
+    log: logPath,
+    details: JSON.stringify(started.details),
+    host: s.host,
+    gpu: 0,
+    created_at: Date.now(),
+    exit_code: null,
+    exit_signal: null,
+  });
+  s.exits.track(jid, started.pid, started.exited);
+  await writePidFile(req.pidFile, started.pid);
+  s.logger.info(`job ${jid} started`, { type: req.type, pid: started.pid });
+  return jobView((await store.getJob(jid))!, s.host);
+}
+
+/** `run --no-server`: the command runs in the foreground with the caller's stdio; nothing is recorded. */
+export async function runForeground(s: Services, input: RunRequest): Promise<ExitStatus> {
+  const req = validate(RunRequest, input, 'run');
+  const runtime = s.plugins.runtime(req.type);
+  const options = runtimeOptions(runtime, req.options);
+  const started = await runtime.run({ jid: req.jid ?? 'foreground', args: req.args, cwd: req.cwd, env: req.env, logPath: '', options, foreground: true });
+  await writePidFile(req.pidFile, started.pid);
+  if (!started.exited) throw new CedanaError(ErrorCode.Unsupported, `the ${req.type} runtime cannot run in the foreground`);
+  return started.exited;
+}

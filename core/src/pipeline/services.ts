@@ -1,0 +1,26 @@
+/**
+ * The services every pipeline works with, wired once (tsyringe) by the daemon or, for `--no-server`, by the CLI.
+ * Without a daemon there is no job database and no reaper: nothing is recorded.
+ */
+import type { Logger } from '@cedana-ts/sdk';
+import type { Config } from '../config/schema';
+import type { JobStore } from '../db/job-store';
+import type { PluginHost } from '../plugins/host';
+import type { Reaper } from '../proc/reaper';
+import type { StorageRegistry } from '../storage/registry';
+import type { ExitMonitor } from './exit-monitor';
+
+export interface Services {
+  config: Config;
+  logger: Logger;
+  host: string;
+  plugins: PluginHost;
+  storage: StorageRegistry;
+  /** Null without a daemon. */
+  store: JobStore | null;
+  /** Null without a daemon. */
+  reaper: Reaper | null;
+  exits: ExitMonitor;
+}
+
+export const ServicesToken = Symbol('Services');

@@ -1,0 +1,29 @@
+/**
+ * Request validation: zod errors become one INVALID_ARGUMENT line that names the field.
+ */
+import type { z } from 'zod';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+
+/** Field names as users type them on the command line. */
+const flagNames: Record<string, string> = {
+  jid: 'JID',
+  logPath: '--log',
+  pidFile: '--pid-file',
+  compression: '--compression',
+  name: '--name',
+  dir: '--dir',
+  path: '--path',
+  target: 'target',
+  signal: '--signal',
+};
+
+/** Parses `input` with `schema` or throws INVALID_ARGUMENT naming the first bad field. */
+export function validate<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const key = issue.path.map(String).join('.');
+  const field = flagNames[key] ?? (key.startsWith('options.') ? `--${key.slice(8)}` : key);
+  const message = issue.code === 'unrecognized_keys' ? `unknown option ${issue.keys.map((k) => `--${k}`).join(', ')}` : issue.message;
+  throw new CedanaError(ErrorCode.InvalidArgument, `${what}: ${field ? `${field}: ` : ''}${message}`);
+}
