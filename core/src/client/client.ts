@@ -4,16 +4,26 @@
 import { existsSync } from 'node:fs';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import * as api from '../generated/daemon';
 import { DaemonClient } from '../generated/daemon';
 import { fromServiceError } from '../server/status';
 
 type Unary<Req, Res> = (req: Req, cb: (err: ServiceError | null, res: Res) => void) => unknown;
-type Methods = {
-  [K in keyof DaemonClient as DaemonClient[K] extends Unary<infer _Q, infer _R> ? K : never]: DaemonClient[K];
-};
-type Promised = {
-  [K in keyof Methods]: Methods[K] extends Unary<infer Q, infer R> ? (req: Q) => Promise<R> : never;
-};
+
+/** The daemon's API as promises. */
+export interface Daemon {
+  run(req: api.RunReq): Promise<api.RunResp>;
+  manage(req: api.ManageReq): Promise<api.ManageResp>;
+  dump(req: api.DumpReq): Promise<api.DumpResp>;
+  restore(req: api.RestoreReq): Promise<api.RestoreResp>;
+  listJobs(req: api.ListJobsReq): Promise<api.ListJobsResp>;
+  killJobs(req: api.KillJobsReq): Promise<api.KillJobsResp>;
+  deleteJobs(req: api.DeleteJobsReq): Promise<api.DeleteJobsResp>;
+  listCheckpoints(req: api.ListCheckpointsReq): Promise<api.ListCheckpointsResp>;
+  healthCheck(req: api.HealthCheckReq): Promise<api.HealthCheckResp>;
+  listPlugins(req: api.ListPluginsReq): Promise<api.ListPluginsResp>;
+  close(): void;
+}
 
 export interface ClientOptions {
   address: string;
@@ -21,7 +31,7 @@ export interface ClientOptions {
 }
 
 /** Connects to the daemon; fails at once, with how to start it, when its socket is not there. */
-export function connectDaemon(opts: ClientOptions): Promised & { close(): void } {
+export function connectDaemon(opts: ClientOptions): Daemon {
   if (opts.protocol === 'unix' && !existsSync(opts.address)) {
     throw new CedanaError(ErrorCode.Unavailable, `the daemon is not running (no socket at ${opts.address})`, {
       hint: 'start it with `cedana daemon start`',
@@ -32,10 +42,10 @@ export function connectDaemon(opts: ClientOptions): Promised & { close(): void }
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
   });
   const call =
-    <Q, R>(method: Unary<Q, R>) =>
+    <Q, R>(method: unknown) =>
     (req: Q) =>
       new Promise<R>((resolve, reject) => {
-        method.call(client, req, (err, res) => (err ? reject(fromServiceError(err, opts.address)) : resolve(res)));
+        (method as Unary<Q, R>).call(client, req, (err, res) => (err ? reject(fromServiceError(err, opts.address)) : resolve(res)));
       });
   return {
     run: call(client.run),
@@ -49,7 +59,5 @@ export function connectDaemon(opts: ClientOptions): Promised & { close(): void }
     healthCheck: call(client.healthCheck),
     listPlugins: call(client.listPlugins),
     close: () => client.close(),
-  } as Promised & { close(): void };
+  };
 }
-
-export type Daemon = ReturnType<typeof connectDaemon>;

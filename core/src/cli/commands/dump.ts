@@ -1,0 +1,56 @@
+/**
+ * `cedana dump job <JID>` and `cedana dump <type> <ID>` (`dump process <PID>`). The last word printed is the
+ * checkpoint's path.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { absolute, daemonFrom, type GlobalArgs } from '../context';
+
+interface DumpArgs extends GlobalArgs {
+  type: string;
+  target: string;
+  dir?: string;
+  name?: string;
+  compression?: string;
+  'leave-running'?: boolean;
+  'tcp-established'?: boolean;
+  'file-locks'?: boolean;
+  'shell-job'?: boolean;
+}
+
+export const dumpCommand: CommandModule<GlobalArgs, DumpArgs> = {
+  command: 'dump <type> <target>',
+  describe: 'Checkpoint a job (dump job <JID>) or a process (dump process <PID>)',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .positional('type', { type: 'string', demandOption: true, describe: '"job", or a job type such as process' })
+      .positional('target', { type: 'string', demandOption: true, describe: 'JID, PID or container id' })
+      .option('dir', { alias: 'd', type: 'string', describe: 'directory or storage URL (default: checkpoint.dir)' })
+      .option('name', { type: 'string', describe: 'checkpoint name (default: dump-<type>-<id>-<time>)' })
+      .option('compression', { type: 'string', describe: 'none, tar, gzip, lz4 or zlib (default: checkpoint.compression)' })
+      .option('leave-running', { type: 'boolean', describe: 'keep the process running after the dump' })
+      .option('tcp-established', { type: 'boolean', describe: 'checkpoint established TCP connections' })
+      .option('file-locks', { type: 'boolean', describe: 'checkpoint file locks' })
+      .option('shell-job', { type: 'boolean', describe: 'the process was started from a terminal' }) as Argv<DumpArgs>,
+  handler: async (argv) => {
+    const isJob = argv.type === 'job';
+    const daemon = daemonFrom(argv);
+    try {
+      const { checkpoint } = await daemon.dump({
+        jid: isJob ? String(argv.target) : '',
+        type: isJob ? '' : argv.type,
+        target: isJob ? '' : String(argv.target),
+        dir: absolute(argv.dir) ?? '',
+        name: argv.name ?? '',
+        compression: argv.compression ?? '',
+        leaveRunning: argv['leave-running'] ?? false,
+        tcpEstablished: argv['tcp-established'] ?? false,
+        fileLocks: argv['file-locks'] ?? false,
+        shellJob: argv['shell-job'] ?? false,
+        optionsJson: '',
+      });
+      console.log(`Dumped to ${checkpoint!.path}`);
+    } finally {
+      daemon.close();
+    }
+  },
+};

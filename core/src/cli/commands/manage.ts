@@ -1,0 +1,30 @@
+/**
+ * `cedana manage <type> <target> [--jid ID]`
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { daemonFrom, type GlobalArgs } from '../context';
+
+interface ManageArgs extends GlobalArgs {
+  type: string;
+  target: string;
+  jid?: string;
+}
+
+export const manageCommand: CommandModule<GlobalArgs, ManageArgs> = {
+  command: 'manage <type> <target>',
+  describe: 'Manage a running process (or container) as a job',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .positional('type', { type: 'string', demandOption: true, describe: 'job type (process, …)' })
+      .positional('target', { type: 'string', demandOption: true, describe: 'PID (or container id)' })
+      .option('jid', { alias: 'j', type: 'string', describe: 'job id (default: a random name)' }) as Argv<ManageArgs>,
+  handler: async (argv) => {
+    const daemon = daemonFrom(argv);
+    try {
+      const { job } = await daemon.manage({ type: argv.type, target: String(argv.target), jid: argv.jid ?? '', optionsJson: '' });
+      console.log(`Managing ${job!.type} PID ${job!.pid}`);
+    } finally {
+      daemon.close();
+    }
+  },
+};

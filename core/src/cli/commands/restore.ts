@@ -1,0 +1,75 @@
+/**
+ * `cedana restore job <JID> [--path P]` and `cedana restore <type> --path P [--no-server]`.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { restoreForeground } from '../../pipeline/restore';
+import { absolute, daemonFrom, localServices, type GlobalArgs } from '../context';
+
+interface RestoreArgs extends GlobalArgs {
+  type: string;
+  jid?: string;
+  path?: string;
+  'tcp-established'?: boolean;
+  'file-locks'?: boolean;
+  'shell-job'?: boolean;
+  'pid-file'?: string;
+  'no-server'?: boolean;
+}
+
+export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
+  command: 'restore <type> [jid]',
+  describe: 'Restore a job (restore job <JID>) or a checkpoint (restore process --path P)',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .positional('type', { type: 'string', demandOption: true, describe: '"job", or a job type such as process' })
+      .positional('jid', { type: 'string', describe: 'the job to restore (restore job)' })
+      .option('path', { alias: 'p', type: 'string', describe: 'checkpoint file, directory or URL' })
+      .option('tcp-established', { type: 'boolean', describe: 'restore established TCP connections' })
+      .option('file-locks', { type: 'boolean', describe: 'restore file locks' })
+      .option('shell-job', { type: 'boolean', describe: 'the process was started from a terminal' })
+      .option('pid-file', { type: 'string', describe: 'write the restored PID here' })
+      .option('no-server', { type: 'boolean', describe: 'restore as a child of this command, without the daemon' }) as Argv<RestoreArgs>,
+  handler: async (argv) => {
+    const isJob = argv.type === 'job';
+    if (isJob && !argv.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job needs a JID', { hint: 'cedana restore job <JID>' });
+    if (!isJob && argv.jid) throw new CedanaError(ErrorCode.InvalidArgument, `unexpected argument '${argv.jid}'`, { hint: `cedana restore ${argv.type} --path P` });
+    if (!isJob && !argv.path) throw new CedanaError(ErrorCode.InvalidArgument, `restore ${argv.type} needs --path`, { hint: `cedana restore ${argv.type} --path P` });
+    const request = {
+      jid: isJob ? argv.jid : undefined,
+      type: isJob ? undefined : argv.type,
+      path: absolute(argv.path),
+      tcpEstablished: argv['tcp-established'] ?? false,
+      fileLocks: argv['file-locks'] ?? false,
+      shellJob: argv['shell-job'] ?? false,
+      pidFile: absolute(argv['pid-file']),
+      options: {},
+    };
+    if (argv['no-server']) {
+      const wired = await localServices(argv);
+      try {
+        const status = await restoreForeground(wired.services, request);
+        process.exitCode = status.code ?? 128 + 9;
+      } finally {
+        await wired.close();
+      }
+      return;
+    }
+    const daemon = daemonFrom(argv);
+    try {
+      const { job } = await daemon.restore({
+        jid: request.jid ?? '',
+        type: request.type ?? '',
+        path: request.path ?? '',
+        tcpEstablished: request.tcpEstablished,
+        fileLocks: request.fileLocks,
+        shellJob: request.shellJob,
+        pidFile: request.pidFile ?? '',
+        optionsJson: '',
+      });
+      console.log(`Restored successfully, PID: ${job!.pid}`);
+    } finally {
+      daemon.close();
+    }
+  },
+};

@@ -1,0 +1,67 @@
+/**
+ * `cedana run <type> [--jid ID] [--log PATH] [--pid-file F] [--no-server] CMD ARGS…`
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { absolute, daemonFrom, localServices, type GlobalArgs } from '../context';
+import { runForeground } from '../../pipeline/run';
+
+interface RunArgs extends GlobalArgs {
+  type: string;
+  args: string[];
+  '--'?: string[];
+  jid?: string;
+  log?: string;
+  'pid-file'?: string;
+  'no-server'?: boolean;
+}
+
+/** The command line: positional words, then everything after `--`. */
+export function commandOf(argv: { args?: (string | number)[]; '--'?: (string | number)[] }): string[] {
+  return [...(argv.args ?? []), ...(argv['--'] ?? [])].map(String);
+}
+
+function envStrings(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
+  command: 'run <type> [args..]',
+  describe: 'Run a managed job (put the command after --)',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .positional('type', { type: 'string', describe: 'job type (process, …)', demandOption: true })
+      .positional('args', { type: 'string', array: true, describe: 'command and arguments' })
+      .option('jid', { alias: 'j', type: 'string', describe: 'job id (default: a random name)' })
+      .option('log', { alias: ['o', 'out'], type: 'string', describe: 'file for the job’s stdout and stderr' })
+      .option('pid-file', { type: 'string', describe: 'write the PID here' })
+      .option('no-server', { type: 'boolean', describe: 'run in the foreground without the daemon' }) as Argv<RunArgs>,
+  handler: async (argv) => {
+    const request = {
+      type: argv.type,
+      jid: argv.jid,
+      args: commandOf(argv),
+      cwd: process.cwd(),
+      env: envStrings(),
+      logPath: absolute(argv.log),
+      pidFile: absolute(argv['pid-file']),
+      options: {},
+    };
+    if (argv['no-server']) {
+      const wired = await localServices(argv);
+      try {
+        const status = await runForeground(wired.services, request);
+        process.exitCode = status.code ?? 128 + 9;
+      } finally {
+        await wired.close();
+      }
+      return;
+    }
+    const daemon = daemonFrom(argv);
+    try {
+      const { job } = await daemon.run({ ...request, jid: request.jid ?? '', logPath: request.logPath ?? '', pidFile: request.pidFile ?? '', optionsJson: '' });
+      console.log(`Running managed ${job!.type} PID ${job!.pid}`);
+    } finally {
+      daemon.close();
+    }
+  },
+};

@@ -1,0 +1,52 @@
+/**
+ * What every command needs from the global flags: the config, a connection to the daemon, or (for
+ * `--no-server`) the services wired in this process.
+ */
+import { accessSync, constants, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { wireServices, type Wired } from '../bootstrap';
+import { connectDaemon, type Daemon } from '../client/client';
+import { loadConfig } from '../config/load';
+import { ConfigSchema, listenAddress, type Config } from '../config/schema';
+import { validate } from '../pipeline/validate';
+import { createLogger } from '../logger';
+
+export interface GlobalArgs {
+  config?: string;
+  'config-dir'?: string;
+  address?: string;
+  protocol?: string;
+}
+
+export function configFrom(argv: GlobalArgs): Config {
+  const cfg = loadConfig({ configDir: argv['config-dir'], configJson: argv.config });
+  // Flags beat the config file and the environment.
+  return validate(ConfigSchema, { ...cfg, ...(argv.protocol ? { protocol: argv.protocol } : {}), ...(argv.address ? { address: argv.address } : {}) }, 'flags');
+}
+
+/** A connection to the daemon named by the flags and config. */
+export function daemonFrom(argv: GlobalArgs): Daemon {
+  const cfg = configFrom(argv);
+  const address = listenAddress(cfg);
+  if (cfg.protocol === 'unix' && existsSync(address)) {
+    try {
+      accessSync(address, constants.W_OK);
+    } catch {
+      throw new CedanaError(ErrorCode.PermissionDenied, `the daemon's socket ${address} is root-only`, { hint: 'run cedana as root (sudo)' });
+    }
+  }
+  return connectDaemon({ address, protocol: cfg.protocol });
+}
+
+/** The services wired in this process, for `--no-server`. */
+export async function localServices(argv: GlobalArgs): Promise<Wired> {
+  const cfg = configFrom(argv);
+  return wireServices(cfg, createLogger(cfg.log_level_no_server), { daemon: false });
+}
+
+/** Absolute form of a path the user typed, so the daemon (with another cwd) finds it; URLs pass through. */
+export function absolute(p: string | undefined): string | undefined {
+  if (p === undefined || p === '') return undefined;
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : resolve(p);
+}

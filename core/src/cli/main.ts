@@ -1,0 +1,63 @@
+/**
+ * The `cedana` command line: Cedana's command tree, global flags, and one place for errors.
+ */
+import 'reflect-metadata';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { daemonCommand } from './commands/daemon';
+import { dumpCommand } from './commands/dump';
+import { jobAliases, jobCommand } from './commands/job';
+import { manageCommand } from './commands/manage';
+import { restoreCommand } from './commands/restore';
+import { runCommand } from './commands/run';
+import { reportError } from './errors';
+import type { GlobalArgs } from './context';
+
+export async function main(args: string[]): Promise<number> {
+  let failed: unknown;
+  const parser = yargs(args)
+    .scriptName('cedana')
+    .parserConfiguration({ 'populate--': true, 'halt-at-non-option': false })
+    .option('config', { type: 'string', describe: 'one-time config JSON, merged over the config file', global: true })
+    .option('config-dir', { type: 'string', describe: 'config directory (default /etc/cedana, or CEDANA_CONFIG_DIR)', global: true })
+    .option('address', { type: 'string', describe: 'daemon address (socket path or host:port)', global: true })
+    .option('protocol', { type: 'string', describe: 'unix or tcp', global: true })
+    .command(runCommand)
+    .command(manageCommand)
+    .command(dumpCommand)
+    .command(restoreCommand)
+    .command(jobCommand)
+    .command(daemonCommand);
+  for (const alias of jobAliases) parser.command(alias);
+  parser
+    .demandCommand(1, 'name a command; see cedana --help')
+    .strict()
+    .recommendCommands()
+    .help()
+    .version(false)
+    .wrap(Math.min(120, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      failed = err ?? new CedanaError(ErrorCode.InvalidArgument, msg ?? 'bad command line', { hint: 'see cedana --help' });
+    });
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    failed ??= err;
+  }
+  if (failed) return reportError(failed);
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+export type { GlobalArgs };
+
+if (require.main === module) {
+  main(hideBin(process.argv)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.exitCode = reportError(err);
+    },
+  );
+}
