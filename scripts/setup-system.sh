@@ -6,7 +6,8 @@
 #   4. pnpm 10 in $CEDANA_TOOLS/pnpm, run by that Node
 # Idempotent: every step that is already done is skipped with a one-line note.
 # Afterwards: `source scripts/lib/env.sh` puts the tools first on PATH.
-# See shared/ENVIRONMENT.md for why CRIU 4.2 and Node >= 22 are needed.
+# CRIU 4.2 is the first release that dumps on current kernels (older ones fail on vDSO bounds and
+# socket options); Node >= 22 is what better-sqlite3 and kysely need.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
