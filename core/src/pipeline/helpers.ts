@@ -22,7 +22,12 @@ export function requireStore(s: Services) {
 
 /** Runtime options validated by the runtime's own schema. */
 export function runtimeOptions(runtime: Runtime, options: Record<string, unknown>): Record<string, unknown> {
-  return validate(runtime.optionsSchema, options, `${runtime.type} options`);
+  try {
+    return validate(runtime.optionsSchema, options, `${runtime.type} runtime`);
+  } catch (err) {
+    if (!(err instanceof CedanaError)) throw err;
+    throw new CedanaError(err.code, err.message, { hint: 'a command with its own flags goes after --: cedana run process -- CMD ARGS' });
+  }
 }
 
 export async function writePidFile(path: string | undefined, pid: number): Promise<void> {

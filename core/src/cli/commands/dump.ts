@@ -3,7 +3,10 @@
  * checkpoint's path.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { absolute, daemonFrom, type GlobalArgs } from '../context';
+import { absolute, daemonFrom, GLOBAL_FLAGS, type GlobalArgs } from '../context';
+import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
+
+const DUMP_FLAGS = [...GLOBAL_FLAGS, 'type', 'target', 'dir', 'd', 'name', 'compression', 'leave-running', 'tcp-established', 'file-locks', 'shell-job'];
 
 interface DumpArgs extends GlobalArgs {
   type: string;
@@ -21,7 +24,7 @@ export const dumpCommand: CommandModule<GlobalArgs, DumpArgs> = {
   command: 'dump <type> <target>',
   describe: 'Checkpoint a job (dump job <JID>) or a process (dump process <PID>)',
   builder: (y: Argv<GlobalArgs>) =>
-    y
+    acceptRuntimeOptions(y)
       .positional('type', { type: 'string', demandOption: true, describe: '"job", or a job type such as process' })
       .positional('target', { type: 'string', demandOption: true, describe: 'JID, PID or container id' })
       .option('dir', { alias: 'd', type: 'string', describe: 'directory or storage URL (default: checkpoint.dir)' })
@@ -46,7 +49,7 @@ export const dumpCommand: CommandModule<GlobalArgs, DumpArgs> = {
         tcpEstablished: argv['tcp-established'] ?? false,
         fileLocks: argv['file-locks'] ?? false,
         shellJob: argv['shell-job'] ?? false,
-        optionsJson: '',
+        optionsJson: JSON.stringify(runtimeOptionsOf(argv, DUMP_FLAGS)),
       });
       console.log(`Dumped to ${checkpoint!.path}`);
     } finally {

@@ -2,7 +2,10 @@
  * `cedana manage <type> <target> [--jid ID]`
  */
 import type { Argv, CommandModule } from 'yargs';
-import { daemonFrom, type GlobalArgs } from '../context';
+import { daemonFrom, GLOBAL_FLAGS, type GlobalArgs } from '../context';
+import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
+
+const MANAGE_FLAGS = [...GLOBAL_FLAGS, 'type', 'target', 'jid', 'j'];
 
 interface ManageArgs extends GlobalArgs {
   type: string;
@@ -14,14 +17,14 @@ export const manageCommand: CommandModule<GlobalArgs, ManageArgs> = {
   command: 'manage <type> <target>',
   describe: 'Manage a running process (or container) as a job',
   builder: (y: Argv<GlobalArgs>) =>
-    y
+    acceptRuntimeOptions(y)
       .positional('type', { type: 'string', demandOption: true, describe: 'job type (process, …)' })
       .positional('target', { type: 'string', demandOption: true, describe: 'PID (or container id)' })
       .option('jid', { alias: 'j', type: 'string', describe: 'job id (default: a random name)' }) as Argv<ManageArgs>,
   handler: async (argv) => {
     const daemon = daemonFrom(argv);
     try {
-      const { job } = await daemon.manage({ type: argv.type, target: String(argv.target), jid: argv.jid ?? '', optionsJson: '' });
+      const { job } = await daemon.manage({ type: argv.type, target: String(argv.target), jid: argv.jid ?? '', optionsJson: JSON.stringify(runtimeOptionsOf(argv, MANAGE_FLAGS)) });
       console.log(`Managing ${job!.type} PID ${job!.pid}`);
     } finally {
       daemon.close();

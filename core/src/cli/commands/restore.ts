@@ -4,7 +4,10 @@
 import type { Argv, CommandModule } from 'yargs';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import { restoreForeground } from '../../pipeline/restore';
-import { absolute, daemonFrom, localServices, type GlobalArgs } from '../context';
+import { absolute, daemonFrom, GLOBAL_FLAGS, localServices, type GlobalArgs } from '../context';
+import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
+
+const RESTORE_FLAGS = [...GLOBAL_FLAGS, 'type', 'jid', 'path', 'p', 'tcp-established', 'file-locks', 'shell-job', 'pid-file', 'no-server'];
 
 interface RestoreArgs extends GlobalArgs {
   type: string;
@@ -21,7 +24,7 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
   command: 'restore <type> [jid]',
   describe: 'Restore a job (restore job <JID>) or a checkpoint (restore process --path P)',
   builder: (y: Argv<GlobalArgs>) =>
-    y
+    acceptRuntimeOptions(y)
       .positional('type', { type: 'string', demandOption: true, describe: '"job", or a job type such as process' })
       .positional('jid', { type: 'string', describe: 'the job to restore (restore job)' })
       .option('path', { alias: 'p', type: 'string', describe: 'checkpoint file, directory or URL' })
@@ -43,7 +46,7 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       fileLocks: argv['file-locks'] ?? false,
       shellJob: argv['shell-job'] ?? false,
       pidFile: absolute(argv['pid-file']),
-      options: {},
+      options: runtimeOptionsOf(argv, RESTORE_FLAGS),
     };
     if (argv['no-server']) {
       const wired = await localServices(argv);
@@ -65,7 +68,7 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
         fileLocks: request.fileLocks,
         shellJob: request.shellJob,
         pidFile: request.pidFile ?? '',
-        optionsJson: '',
+        optionsJson: JSON.stringify(request.options),
       });
       console.log(`Restored successfully, PID: ${job!.pid}`);
     } finally {

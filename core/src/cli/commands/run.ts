@@ -2,7 +2,8 @@
  * `cedana run <type> [--jid ID] [--log PATH] [--pid-file F] [--no-server] CMD ARGS…`
  */
 import type { Argv, CommandModule } from 'yargs';
-import { absolute, daemonFrom, localServices, type GlobalArgs } from '../context';
+import { absolute, daemonFrom, GLOBAL_FLAGS, localServices, type GlobalArgs } from '../context';
+import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
 import { runForeground } from '../../pipeline/run';
 
 interface RunArgs extends GlobalArgs {
@@ -24,17 +25,20 @@ function envStrings(): Record<string, string> {
   return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
+const RUN_FLAGS = [...GLOBAL_FLAGS, 'type', 'args', 'jid', 'j', 'log', 'o', 'out', 'pid-file', 'no-server'];
+
 export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
   command: 'run <type> [args..]',
   describe: 'Run a managed job (put the command after --)',
   builder: (y: Argv<GlobalArgs>) =>
-    y
+    acceptRuntimeOptions(y)
       .positional('type', { type: 'string', describe: 'job type (process, …)', demandOption: true })
       .positional('args', { type: 'string', array: true, describe: 'command and arguments' })
       .option('jid', { alias: 'j', type: 'string', describe: 'job id (default: a random name)' })
       .option('log', { alias: ['o', 'out'], type: 'string', describe: 'file for the job’s stdout and stderr' })
       .option('pid-file', { type: 'string', describe: 'write the PID here' })
-      .option('no-server', { type: 'boolean', describe: 'run in the foreground without the daemon' }) as Argv<RunArgs>,
+      .option('no-server', { type: 'boolean', describe: 'run in the foreground without the daemon' })
+      .epilogue('Other --flags are options of the runtime (see its plugin docs).') as Argv<RunArgs>,
   handler: async (argv) => {
     const request = {
       type: argv.type,
@@ -44,7 +48,7 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       env: envStrings(),
       logPath: absolute(argv.log),
       pidFile: absolute(argv['pid-file']),
-      options: {},
+      options: runtimeOptionsOf(argv, RUN_FLAGS),
     };
     if (argv['no-server']) {
       const wired = await localServices(argv);
@@ -58,7 +62,7 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
     }
     const daemon = daemonFrom(argv);
     try {
-      const { job } = await daemon.run({ ...request, jid: request.jid ?? '', logPath: request.logPath ?? '', pidFile: request.pidFile ?? '', optionsJson: '' });
+      const { job } = await daemon.run({ ...request, jid: request.jid ?? '', logPath: request.logPath ?? '', pidFile: request.pidFile ?? '', optionsJson: JSON.stringify(request.options) });
       console.log(`Running managed ${job!.type} PID ${job!.pid}`);
     } finally {
       daemon.close();
