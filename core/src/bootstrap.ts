@@ -44,6 +44,7 @@ export async function wireServices(config: Config, logger: Logger, opts: { daemo
     children: reaper ?? noReaper,
     libDir: config.plugins.lib_dir,
     required: config.plugins.required,
+    config,
   });
   try {
     await plugins.load();

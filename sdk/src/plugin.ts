@@ -36,7 +36,10 @@ export interface PluginContext {
   logger: Logger;
   settings: HostSettings;
   children: ChildWatcher;
-  /** This plugin's section of the config file (`plugins.config[<id>]`), unvalidated: validate it yourself. */
+  /**
+   * The host's config file, validated by the host against its own schema (e.g. `aws.*` for S3 storage,
+   * `checkpoint.*`). Read-only. Validate the part you use with your own schema: the host's may grow.
+   */
   config: unknown;
 }
 

@@ -53,6 +53,8 @@ export interface PluginHostOptions {
   children: ChildWatcher;
   libDir: string;
   required: string[];
+  /** The validated host config; each plugin reads (and validates) the part it needs. */
+  config: unknown;
   builtins?: readonly string[];
 }
 
@@ -118,7 +120,7 @@ export class PluginHost {
       return done('error', `cannot load its code: ${(err as Error).message}`);
     }
     try {
-      const ctx = { manifest: m, logger: this.opts.logger, settings: this.opts.settings, children: this.opts.children, config: undefined };
+      const ctx = { manifest: m, logger: this.opts.logger, settings: this.opts.settings, children: this.opts.children, config: this.opts.config };
       const instance = await withTimeout(def.init(ctx), INIT_TIMEOUT_MS, 'init');
       if (m.type === 'runtime' && instance.runtime?.type !== m.id) return done('error', `a runtime plugin must provide a runtime of type '${m.id}'`);
       this.scope.register(`plugin:${address}`, { useValue: instance });
