@@ -1,6 +1,6 @@
 /**
  * Wires the core's services (tsyringe): config, logger, job store, reaper, storage, plugins. The daemon does this
- * once at start; `--no-server` commands do it without a job store or reaper.
+ * once at start; `--no-server` commands do it without a job store.
  */
 import 'reflect-metadata';
 import { hostname } from 'node:os';
@@ -33,15 +33,13 @@ export async function wireServices(config: Config, logger: Logger, opts: { daemo
   container.register(HostToken, { useValue: hostId() });
 
   const store = opts.daemon ? await JobStore.open(config.db.path) : null;
-  const reaper = opts.daemon ? new Reaper() : null;
-  const noReaper = {
-    watch: () => Promise.reject(new Error('no daemon: restored processes cannot be watched')),
-  };
+  // Restored trees come back as children of whoever restores them: the daemon, or the CLI for --no-server.
+  const reaper = new Reaper();
   const plugins = new PluginHost({
     container,
     logger,
     settings: { criuPath: config.criu.binary_path || 'criu', tmpDir: tmpdir() },
-    children: reaper ?? noReaper,
+    children: reaper,
     libDir: config.plugins.lib_dir,
     required: config.plugins.required,
     config,
@@ -49,7 +47,7 @@ export async function wireServices(config: Config, logger: Logger, opts: { daemo
   try {
     await plugins.load();
   } catch (err) {
-    reaper?.stop();
+    reaper.stop();
     await store?.close();
     throw err;
   }
@@ -74,7 +72,7 @@ export async function wireServices(config: Config, logger: Logger, opts: { daemo
     async close() {
       if (closed) return;
       closed = true;
-      reaper?.stop();
+      reaper.stop();
       await plugins.close();
       await store?.close();
     },

@@ -8,14 +8,17 @@ export type LogLevel = (typeof order)[number];
 
 const SECRET_KEY = /secret|password|token|credential|private_key|access_key/i;
 
+/** Copies `value`, masking values whose key looks like a secret, in nested objects and arrays too. */
+function redactValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactValue);
+  if (value && typeof value === 'object') return redact(value as Record<string, unknown>);
+  return value;
+}
+
 /** Copies `fields`, masking values whose key looks like a secret. */
 export function redact(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) {
-    if (SECRET_KEY.test(k)) out[k] = '***';
-    else if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = redact(v as Record<string, unknown>);
-    else out[k] = v;
-  }
+  for (const [k, v] of Object.entries(fields)) out[k] = SECRET_KEY.test(k) ? '***' : redactValue(v);
   return out;
 }
 

@@ -30,7 +30,8 @@ export class Lz4Compress extends Transform {
     const data = Buffer.concat(this.pending, this.size);
     this.pending = [];
     this.size = 0;
-    this.push(await compressFrame(data));
+    // The content checksum lets decompression notice a corrupted frame instead of returning wrong bytes.
+    this.push(await compressFrame(data, { contentChecksum: true }));
   }
 }
 

@@ -5,7 +5,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import * as tar from 'tar-stream';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import { decompressor } from './codecs';
@@ -25,10 +25,25 @@ export function safeTarget(dest: string, name: string): string {
   return target;
 }
 
-async function extractEntries(extract: tar.Extract, dest: string): Promise<number> {
+/** Counts the bytes that pass through. */
+class ByteCounter extends Transform {
+  bytes = 0;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+/** Unpacks the entries; returns how many files there were and the tar offset where the last entry's data ends. */
+async function extractEntries(extract: tar.Extract, dest: string): Promise<{ files: number; end: number }> {
   let files = 0;
+  let end = 0;
   for await (const entry of extract) {
-    const { name, type, mode } = entry.header;
+    const { name, type, mode, size } = entry.header;
+    // byteOffset (tar-stream): where the entry's data starts; the data is padded to 512-byte blocks.
+    const start = (entry.header as { byteOffset?: number }).byteOffset ?? 0;
+    end = Math.max(end, start + Math.ceil((size ?? 0) / 512) * 512);
     if (type !== 'file' && type !== 'directory') {
       entry.resume();
       throw new CedanaError(ErrorCode.CorruptCheckpoint, `unsafe archive entry '${name}': ${type} entries are not allowed in a checkpoint`);
@@ -43,7 +58,7 @@ async function extractEntries(extract: tar.Extract, dest: string): Promise<numbe
     await pipeline(entry, createWriteStream(target, { mode: (mode ?? 0o600) & 0o777, flags: 'wx' }));
     files++;
   }
-  return files;
+  return { files, end };
 }
 
 /**
@@ -51,12 +66,17 @@ async function extractEntries(extract: tar.Extract, dest: string): Promise<numbe
  * empty). `what` names the source in errors. Truncated or corrupted input fails with CORRUPT_CHECKPOINT.
  */
 export async function unpackArchive(source: Readable, dest: string, what: string): Promise<void> {
-  const format = await sniffFormat(source, what);
+  const { format, stream } = await sniffFormat(source, what);
   const extract = tar.extract();
+  const counter = new ByteCounter();
   try {
-    const [, files] = await Promise.all([pipeline(source, decompressor(format), extract), extractEntries(extract, dest)]);
+    const [, { files, end }] = await Promise.all([pipeline(stream, decompressor(format), counter, extract), extractEntries(extract, dest)]);
+    // A tar ends with zero blocks after its last entry. Without them it was cut at an entry boundary, which the
+    // tar reader cannot tell from the end: entries after the cut would be missing.
+    if (counter.bytes <= end) throw new CedanaError(ErrorCode.CorruptCheckpoint, `${what} is truncated (it ends without the end-of-archive blocks)`, { hint: 'the checkpoint cannot be restored; use another one' });
     if (files === 0) throw new CedanaError(ErrorCode.CorruptCheckpoint, `${what} is an empty archive`);
   } catch (err) {
+    stream.destroy();
     source.destroy();
     extract.destroy();
     if (err instanceof CedanaError) throw err;

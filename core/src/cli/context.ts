@@ -2,7 +2,7 @@
  * What every command needs from the global flags: the config, a connection to the daemon, or (for
  * `--no-server`) the services wired in this process.
  */
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import { wireServices, type Wired } from '../bootstrap';
@@ -11,6 +11,9 @@ import { loadConfig } from '../config/load';
 import { ConfigSchema, listenAddress, type Config } from '../config/schema';
 import { validate } from '../pipeline/validate';
 import { createLogger } from '../logger';
+
+/** The global flags, declared on every command. */
+export const GLOBAL_FLAGS = ['config', 'config-dir', 'address', 'protocol'] as const;
 
 export interface GlobalArgs {
   config?: string;
@@ -29,11 +32,15 @@ export function configFrom(argv: GlobalArgs): Config {
 export function daemonFrom(argv: GlobalArgs): Daemon {
   const cfg = configFrom(argv);
   const address = listenAddress(cfg);
-  if (cfg.protocol === 'unix' && existsSync(address)) {
+  if (cfg.protocol === 'unix') {
     try {
       accessSync(address, constants.W_OK);
-    } catch {
-      throw new CedanaError(ErrorCode.PermissionDenied, `the daemon's socket ${address} is root-only`, { hint: 'run cedana as root (sudo)' });
+    } catch (err) {
+      // EACCES: the socket is root-only, or sits in a directory this user cannot enter (where it would otherwise
+      // look absent). ENOENT is left to connectDaemon, which says how to start the daemon.
+      if ((err as NodeJS.ErrnoException).code === 'EACCES') {
+        throw new CedanaError(ErrorCode.PermissionDenied, `permission denied on the daemon's socket ${address} (it is root-only)`, { hint: 'run cedana as root (sudo)' });
+      }
     }
   }
   return connectDaemon({ address, protocol: cfg.protocol });

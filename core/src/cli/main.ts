@@ -16,9 +16,10 @@ import type { GlobalArgs } from './context';
 
 export async function main(args: string[]): Promise<number> {
   let failed: unknown;
+  let suggestion: string | undefined;
   const parser = yargs(args)
     .scriptName('cedana')
-    .parserConfiguration({ 'populate--': true, 'halt-at-non-option': false })
+    .parserConfiguration({ 'populate--': true, 'halt-at-non-option': false, 'boolean-negation': false })
     .option('config', { type: 'string', describe: 'one-time config JSON, merged over the config file', global: true })
     .option('config-dir', { type: 'string', describe: 'config directory (default /etc/cedana, or CEDANA_CONFIG_DIR)', global: true })
     .option('address', { type: 'string', describe: 'daemon address (socket path or host:port)', global: true })
@@ -38,13 +39,23 @@ export async function main(args: string[]): Promise<number> {
     .version(false)
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
-      failed = err ?? new CedanaError(ErrorCode.InvalidArgument, msg ?? 'bad command line', { hint: 'see cedana --help' });
+      const didYouMean = !err && /^Did you mean (.+)\?$/.exec(msg ?? '');
+      if (didYouMean) {
+        // No command matched, so none runs; yargs goes on to report the unknown word, with this as the hint.
+        suggestion = didYouMean[1];
+        return;
+      }
+      const hint = suggestion ? `did you mean ${suggestion}? see cedana --help` : 'see cedana --help';
+      failed = err ?? new CedanaError(ErrorCode.InvalidArgument, msg ?? 'bad command line', { hint });
+      // Throwing stops yargs: returning would let it run the command anyway, with the bad flag ignored.
+      throw failed;
     });
   try {
     await parser.parseAsync();
   } catch (err) {
     failed ??= err;
   }
+  if (!failed && suggestion) failed = new CedanaError(ErrorCode.InvalidArgument, `unknown command: did you mean ${suggestion}?`, { hint: 'see cedana --help' });
   if (failed) return reportError(failed);
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }

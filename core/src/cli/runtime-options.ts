@@ -16,7 +16,7 @@ function camel(key: string): string {
  * `.strict()` would otherwise refuse them before the runtime could say whether they are its own.
  */
 export function acceptRuntimeOptions<T>(y: Argv<T>): Argv<T> {
-  return y.strict(false).parserConfiguration({ 'populate--': true, 'halt-at-non-option': false });
+  return y.strict(false).parserConfiguration({ 'populate--': true, 'halt-at-non-option': false, 'boolean-negation': false });
 }
 
 /** The flags in `argv` that `declared` (the command's own and global options, with aliases) does not name. */

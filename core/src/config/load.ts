@@ -90,7 +90,7 @@ function parseJson(text: string, what: string): Record<string, unknown> {
 
 /** The config directory the sources name. */
 export function configDirOf(sources: ConfigSources): string {
-  return sources.configDir || sources.env?.CEDANA_CONFIG_DIR || DEFAULT_CONFIG_DIR;
+  return sources.configDir || (sources.env ?? process.env).CEDANA_CONFIG_DIR || DEFAULT_CONFIG_DIR;
 }
 
 /** The layered raw config, before validation, and which env variable set which field. */

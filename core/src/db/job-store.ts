@@ -14,16 +14,18 @@ export class JobStore {
 
   /** Opens (creating if needed) the database at `path` and brings its schema up to date. */
   static async open(path: string): Promise<JobStore> {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    let sqlite: SQLite.Database;
+    let sqlite: SQLite.Database | undefined;
     try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       sqlite = new SQLite(path);
+      // The first statement reads the file: a file that is no database fails here, not in the constructor.
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('foreign_keys = ON');
+      sqlite.pragma('busy_timeout = 5000');
     } catch (err) {
+      sqlite?.close();
       throw new CedanaError(ErrorCode.Unavailable, `cannot open job database ${path}: ${(err as Error).message}`, { hint: 'check db.path' });
     }
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('busy_timeout = 5000');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
     if (error) {

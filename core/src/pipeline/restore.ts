@@ -80,7 +80,6 @@ async function checkpointPath(s: Services, req: Req): Promise<string> {
 async function restoreWith(s: Services, req: Req, foreground: boolean): Promise<{ started: StartedJob; meta: CheckpointMetadata }> {
   const path = await checkpointPath(s, req);
   const opened = await openCheckpoint(s, path);
-  let started: StartedJob | undefined;
   try {
     const { meta } = opened;
     if (req.type && req.type !== meta.type) {
@@ -96,11 +95,9 @@ async function restoreWith(s: Services, req: Req, foreground: boolean): Promise<
       shellJob: meta.criu.shellJob || req.shellJob,
     };
     await s.reaper?.sweep();
-    started = await runtime.restore({ imagesDir: opened.imagesDir, metadata: meta, criu, options, foreground });
+    const started = await runtime.restore({ imagesDir: opened.imagesDir, metadata: meta, criu, options, foreground });
     return { started, meta };
   } finally {
-    // In the foreground CRIU reads the images until the process is back; wait for it to end before cleaning up.
-    if (foreground) await started?.exited?.catch(() => undefined);
     await opened.cleanup();
   }
 }

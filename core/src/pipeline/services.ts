@@ -1,6 +1,6 @@
 /**
  * The services every pipeline works with, wired once (tsyringe) by the daemon or, for `--no-server`, by the CLI.
- * Without a daemon there is no job database and no reaper: nothing is recorded.
+ * Without a daemon there is no job database: nothing is recorded.
  */
 import type { Logger } from '@cedana-ts/sdk';
 import type { Config } from '../config/schema';
@@ -18,7 +18,7 @@ export interface Services {
   storage: StorageRegistry;
   /** Null without a daemon. */
   store: JobStore | null;
-  /** Null without a daemon. */
+  /** Reaps restored trees (children of the daemon, or of the CLI for --no-server) and orphans. */
   reaper: Reaper | null;
   exits: ExitMonitor;
 }

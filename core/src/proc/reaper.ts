@@ -67,16 +67,21 @@ export class Reaper implements ChildWatcher {
     this.timer.unref();
   }
 
+  /** Settles when `pid` ends; until then the sweeps keep this process alive (the CLI waits on it for --no-server). */
   watch(pid: number): Promise<ExitStatus> {
     return new Promise((resolve) => {
       this.watched.set(pid, resolve);
+      this.timer?.ref();
       this.reap(pid);
     });
   }
 
-  /** PIDs a dump just killed whose parents died with them: reaped as soon as they are zombies. */
+  /** PIDs a dump just killed whose parents died with them: reaped now, or as soon as they are zombies. */
   expectOrphans(pids: number[]): void {
-    for (const p of pids) this.orphans.add(p);
+    for (const p of pids) {
+      this.orphans.add(p);
+      this.reap(p);
+    }
   }
 
   /** Reaps `pid` if it has ended; true when it was reaped (or is not ours to wait for). */
@@ -92,6 +97,7 @@ export class Reaper implements ChildWatcher {
     this.seenZombies.delete(pid);
     const resolve = this.watched.get(pid);
     this.watched.delete(pid);
+    if (this.watched.size === 0) this.timer?.unref();
     resolve?.(result);
     return true;
   }

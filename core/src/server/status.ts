@@ -6,7 +6,8 @@ import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { CedanaError, ErrorCode, isErrorCode, toCedanaError } from '@cedana-ts/sdk';
 
 const CODE_KEY = 'cedana-error-code';
-const HINT_KEY = 'cedana-error-hint';
+/** Binary (`-bin`) metadata: a text value may only hold printable ASCII, and hints quote paths and `…`. */
+const HINT_KEY = 'cedana-error-hint-bin';
 
 const toStatus: Record<ErrorCode, Status> = {
   INVALID_ARGUMENT: Status.INVALID_ARGUMENT,
@@ -29,7 +30,7 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
   const e = toCedanaError(err);
   const metadata = new Metadata();
   metadata.set(CODE_KEY, e.code);
-  if (e.hint) metadata.set(HINT_KEY, e.hint);
+  if (e.hint) metadata.set(HINT_KEY, Buffer.from(e.hint, 'utf8'));
   return { code: toStatus[e.code], details: e.message, metadata };
 }
 
@@ -37,7 +38,7 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
 export function fromServiceError(err: ServiceError, address: string): CedanaError {
   const code = err.metadata?.get(CODE_KEY)[0];
   const hint = err.metadata?.get(HINT_KEY)[0];
-  if (isErrorCode(code)) return new CedanaError(code, err.details, { hint: hint ? String(hint) : undefined });
+  if (isErrorCode(code)) return new CedanaError(code, err.details, { hint: hint ? hint.toString() : undefined });
   if (err.code === Status.UNAVAILABLE) {
     return new CedanaError(ErrorCode.Unavailable, `cannot reach the daemon at ${address}`, { hint: 'is it running? start it with `cedana daemon start`' });
   }

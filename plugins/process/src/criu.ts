@@ -51,6 +51,11 @@ export function criuErrorLines(log: string): string[] {
     .map((l) => l.replace(/^\(\s*[\d.]+\)\s*/, '').trim());
 }
 
+/** The PIDs a CRIU dump log says it dumped: the tree as it was when frozen. */
+export function dumpedPids(log: string): number[] {
+  return [...log.matchAll(/Dumping task \(pid: (\d+)/g)].map((m) => Number(m[1]));
+}
+
 /** Parses `criu --version` output ("Version: 4.2.1") into "4.2.1". */
 export function parseCriuVersion(out: string): string | null {
   const m = /Version:\s*([\d.]+)/.exec(out);
@@ -66,12 +71,11 @@ export async function runCriu(
   action: 'dump' | 'restore',
   args: string[],
   paths: { logDir: string; keepLogAt: string },
-  stdio?: 'inherit',
 ): Promise<CommandResult> {
   const logName = `${action}.log`;
   let result: CommandResult;
   try {
-    result = await runCommand(criuPath, [action, ...args, '-o', logName, '-v4'], { stdio });
+    result = await runCommand(criuPath, [action, ...args, '-o', logName, '-v4']);
   } catch (err) {
     throw new CedanaError(ErrorCode.Unavailable, `cannot run CRIU at ${criuPath}: ${(err as Error).message}`, {
       hint: 'install CRIU ≥ 4.2 or set criu.binary_path',
@@ -79,7 +83,6 @@ export async function runCriu(
     });
   }
   if (result.code === 0) return result;
-  if (stdio === 'inherit' && action === 'restore') return result; // foreground restore: the code is the job's
   const logPath = join(paths.logDir, logName);
   const log = await readFile(logPath, 'utf8').catch(() => '');
   await copyFile(logPath, paths.keepLogAt).catch(() => undefined);

@@ -21,7 +21,7 @@ import {
   type Runtime,
   type StartedJob,
 } from '@cedana-ts/sdk';
-import { criuFlags, runCriu } from './criu';
+import { criuFlags, dumpedPids, runCriu } from './criu';
 import { inspectTree, neededOptions } from './inspect';
 
 /** Waits for a spawned child to start, or fails with the reason it could not. */
@@ -88,7 +88,9 @@ export class ProcessRuntime implements Runtime {
     const keepLogAt = join(this.ctx.settings.tmpDir, `cedana-criu-dump-${pid}-${Date.now()}.log`);
     this.ctx.logger.debug('criu dump', { pid, args });
     await runCriu(this.ctx.settings.criuPath, 'dump', args, { logDir: spec.imagesDir, keepLogAt });
-    return { criu, details: { ...spec.job.details, ...(exe ? { exe } : {}) }, pids: tree.pids };
+    // The tree may have changed between the look above and the freeze (a shell loop forks a new child each turn).
+    const dumped = dumpedPids(await readFile(join(spec.imagesDir, 'dump.log'), 'utf8').catch(() => ''));
+    return { criu, details: { ...spec.job.details, ...(exe ? { exe } : {}) }, pids: dumped.length > 0 ? dumped : tree.pids };
   }
 
   async restore(spec: RestoreSpec): Promise<StartedJob> {
@@ -99,18 +101,13 @@ export class ProcessRuntime implements Runtime {
     const keepLogAt = join(this.ctx.settings.tmpDir, `cedana-criu-restore-${spec.metadata.pid}-${Date.now()}.log`);
     const details = { ...spec.metadata.details };
     try {
-      if (spec.foreground) {
-        const exited = runCriu(this.ctx.settings.criuPath, 'restore', args, { logDir: workDir, keepLogAt }, 'inherit').then(
-          (r): ExitStatus => ({ code: r.code, signal: r.signal }),
-        );
-        return { pid: spec.metadata.pid, details, exited };
-      }
+      // Detached: CRIU exits once the tree is back, and the tree is re-parented to the caller, a child subreaper
+      // (the daemon, or the CLI for --no-server), which reaps it and so learns how it ends.
       await runCriu(this.ctx.settings.criuPath, 'restore', ['--restore-detached', ...args], { logDir: workDir, keepLogAt });
       const pid = Number((await readFile(pidFile, 'utf8')).trim());
-      // CRIU has exited; the restored tree was re-parented to the daemon, a child subreaper.
       return { pid, details, exited: this.ctx.children.watch(pid) };
     } finally {
-      if (!spec.foreground) await rm(workDir, { recursive: true, force: true });
+      await rm(workDir, { recursive: true, force: true });
     }
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { criuErrorLines, criuFlags, parseCriuVersion, runCommand } from '../src/criu';
+import { criuErrorLines, criuFlags, dumpedPids, parseCriuVersion, runCommand } from '../src/criu';
 
 describe('criu helpers', () => {
   it('maps options to flags, leaving --leave-running out of restores', () => {
@@ -19,6 +19,18 @@ describe('criu helpers', () => {
       "Error (criu/sk-unix.c:123): unix: Can't dump half of stream unix connection.",
       'Error (criu/cr-dump.c:2000): Dumping FAILED.',
     ]);
+  });
+
+  it('reads the dumped PIDs out of a CRIU dump log', () => {
+    const log = [
+      '(00.021987) Seized task 32102, state 1',
+      '(00.022695) Dumping task (pid: 32102 comm: bash)',
+      '(00.024369) Dumping task cwd id 0x16 root id 0x17',
+      '(00.024425) Dumping task (pid: 32117 comm: sleep)',
+      '(00.025685) Dumping pstree (pid: 32102)',
+    ].join('\n');
+    assert.deepEqual(dumpedPids(log), [32102, 32117]);
+    assert.deepEqual(dumpedPids(''), []);
   });
 
   it('reads the version of the installed CRIU', async () => {

@@ -1,0 +1,151 @@
+/**
+ * Helpers for the end-to-end tests: the jobs they run (counters, python scripts), reading their logs, and
+ * making sure no process a test started outlives it.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestEnv } from './env';
+
+/** A job as `cedana ps --json` prints it. */
+export interface JobJson {
+  jid: string;
+  type: string;
+  pid: number;
+  status: string;
+  log: string;
+  cmdline: string[];
+  latestCheckpoint?: { id: string; jid: string; path: string; size: number; time: number; compression: string };
+}
+
+/** Every job, from `cedana ps --json`. */
+export function psJson(env: TestEnv): JobJson[] {
+  return JSON.parse(env.ok(['ps', '--json'])) as JobJson[];
+}
+
+/** One job from `cedana ps --json`. */
+export function job(env: TestEnv, jid: string): JobJson {
+  const found = psJson(env).find((j) => j.jid === jid);
+  assert.ok(found, `job ${jid} is not in cedana ps`);
+  return found;
+}
+
+/**
+ * The real python3 binary (not a pyenv shim, which would exec another path: the job's command line would then
+ * differ from the one recorded and the daemon would call it stale).
+ */
+export const PYTHON: string = (() => {
+  const r = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : '/usr/bin/python3';
+})();
+
+/**
+ * A shell counter that writes 0, 1, 2, … to stdout, one line every `periodMs`; with `until`, it stops after
+ * `until - 1` and exits with `exitCode`.
+ */
+export function counter(opts: { periodMs?: number; until?: number; exitCode?: number } = {}): string[] {
+  const sleep = ((opts.periodMs ?? 50) / 1000).toFixed(3);
+  const cond = opts.until === undefined ? ':' : `[ $i -lt ${opts.until} ]`;
+  const tail = opts.until === undefined ? '' : `; exit ${opts.exitCode ?? 0}`;
+  return ['bash', '-c', `i=0; while ${cond}; do echo $i; i=$((i+1)); sleep ${sleep}; done${tail}`];
+}
+
+/** The lines of a log file (empty when it does not exist yet). */
+export function logLines(path: string): string[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean);
+}
+
+/** The integers a counter wrote to its log. */
+export function logNumbers(path: string): number[] {
+  return logLines(path).map((l) => {
+    assert.match(l, /^\d+$/, `unexpected line in ${path}: ${JSON.stringify(l)}`);
+    return Number(l);
+  });
+}
+
+/** The last integer in a counter's log, or -1. */
+export function lastNumber(path: string): number {
+  const nums = logNumbers(path);
+  return nums.length > 0 ? nums[nums.length - 1] : -1;
+}
+
+/** Asserts the log holds exactly 0, 1, 2, …: no restart from 0, no gap, no repeat. */
+export function assertCounts(path: string): number[] {
+  const nums = logNumbers(path);
+  const bad = nums.findIndex((n, i) => n !== i);
+  assert.equal(bad, -1, `${path}: line ${bad} is ${nums[bad]}, expected ${bad} (log: ${nums.join(' ')})`);
+  return nums;
+}
+
+/** The state letter of /proc/PID/stat, or null when there is no such process. */
+export function procState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
+/** True when `pid` exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  const s = procState(pid);
+  return s !== null && s !== 'Z';
+}
+
+/** SIGKILLs the process group led by `pid` (a job runs in a session of its own), or `pid` alone. */
+export function killGroup(pid: number): void {
+  if (!(pid > 1)) return;
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
+  }
+}
+
+/** Writes a script into the environment's directory; returns its path. */
+export function writeScript(env: TestEnv, name: string, text: string): string {
+  const path = join(env.dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/**
+ * Tears an environment down: kills the process group of every live job the daemon knows and of every PID in
+ * `pids` that still runs, then stops the daemon and removes the directory.
+ */
+export async function teardown(env: TestEnv | undefined, pids: number[] = []): Promise<void> {
+  if (!env) return;
+  if (existsSync(env.socket)) {
+    const r = env.cli(['ps', '--json']);
+    if (r.code === 0) {
+      for (const j of JSON.parse(r.stdout) as JobJson[]) if (!['halted', 'stale', 'remote'].includes(j.status)) killGroup(j.pid);
+    }
+  }
+  for (const pid of pids) if (isAlive(pid)) killGroup(pid);
+  await env.cleanup();
+}
+
+/** The number in `Running managed process PID <n>`. */
+export function runPid(stdout: string): number {
+  const m = /^Running managed process PID (\d+)$/m.exec(stdout);
+  assert.ok(m, `unexpected run output: ${stdout}`);
+  return Number(m[1]);
+}
+
+/** The path in `Dumped to <path>` (the last word of the output). */
+export function dumpedPath(stdout: string): string {
+  assert.match(stdout.trim(), /^Dumped to \S+$/, `unexpected dump output: ${stdout}`);
+  return stdout.trim().split(/\s+/).pop()!;
+}
+
+/** The PID in `Restored successfully, PID: <n>`. */
+export function restoredPid(stdout: string): number {
+  const m = /^Restored successfully, PID: (\d+)$/.exec(stdout.trim());
+  assert.ok(m, `unexpected restore output: ${stdout}`);
+  return Number(m[1]);
+}
