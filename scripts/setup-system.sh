@@ -72,7 +72,7 @@ bootstrap_npm() {
 # ---------------------------------------------------------------------------
 APT_PACKAGES=(
   build-essential pkg-config python3 git xz-utils ca-certificates curl
-  iptables nftables protobuf-compiler
+  iptables nftables protobuf-compiler lz4 perl
   # CRIU build deps (bookworm); libprotobuf-dev carries google/protobuf/descriptor.proto
   libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler python3-protobuf libnl-3-dev libnet1-dev libcap-dev
   libbsd-dev libnftables-dev libgnutls28-dev libaio-dev uuid-dev libdrm-dev
