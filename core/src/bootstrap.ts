@@ -4,6 +4,8 @@
  */
 import 'reflect-metadata';
 import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { IoRegistry } from './io/io-registry';
 import { tmpdir } from 'node:os';
 import { container as rootContainer } from 'tsyringe';
 import type { Logger } from '@cedana-ts/sdk';
@@ -54,6 +56,7 @@ export async function wireServices(config: Config, logger: Logger, opts: { daemo
   const storage = new StorageRegistry();
   for (const rec of plugins.list()) if (rec.instance?.storage) storage.add(rec.instance.storage);
 
+  const io = opts.daemon ? new IoRegistry(join(dirname(config.db.path), 'cedana-io')) : null;
   const services: Services = {
     config,
     logger,
@@ -62,7 +65,8 @@ export async function wireServices(config: Config, logger: Logger, opts: { daemo
     storage,
     store,
     reaper,
-    exits: new ExitMonitor(store, logger),
+    exits: new ExitMonitor(store, logger, (jid, status) => io?.exited(jid, status)),
+    io,
   };
   container.register(ServicesToken, { useValue: services });
 
@@ -73,6 +77,7 @@ export async function wireServices(config: Config, logger: Logger, opts: { daemo
       if (closed) return;
       closed = true;
       reaper.stop();
+      io?.closeAll();
       await plugins.close();
       await store?.close();
     },

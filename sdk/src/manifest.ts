@@ -20,6 +20,11 @@ export const ManifestField = z
     sdk: z.string().refine((r) => semver.validRange(r) !== null, 'not a valid semver range'),
     /** Human summary shown by `cedana plugin list`. */
     description: z.string().max(200).optional(),
+    /**
+     * Features the plugin says it provides (`run`, `dump`, `gpu`, …, see `Feature`). What works on a machine comes
+     * from `init`; this list is shown for a plugin that could not start there, and checked by the conformance suites.
+     */
+    provides: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'a feature name')).max(64).optional(),
   })
   .strict();
 export type ManifestField = z.infer<typeof ManifestField>;

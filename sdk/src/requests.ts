@@ -28,6 +28,8 @@ export const RunRequest = z.object({
   logPath: z.string().min(1).optional(),
   /** File to write the job's PID to. */
   pidFile: z.string().min(1).optional(),
+  /** Stdio through the daemon (`cedana attach`) instead of a log file. */
+  attachable: z.boolean().default(false),
   options: RuntimeOptions,
 });
 export type RunRequest = z.input<typeof RunRequest>;
@@ -37,6 +39,10 @@ export const ManageRequest = z.object({
   /** A PID for `process`; a container id for container runtimes. */
   target: z.string().min(1, 'name what to manage'),
   jid: Jid.optional(),
+  /** Wait for the target to appear (a name or pid file for `process`). */
+  upcoming: z.boolean().default(false),
+  /** How long to wait with `upcoming`. */
+  timeoutSeconds: z.number().positive('the timeout must be positive').max(86_400).default(60),
   options: RuntimeOptions,
 });
 export type ManageRequest = z.input<typeof ManageRequest>;
@@ -82,6 +88,8 @@ export const RestoreRequest = z
     fileLocks: z.boolean().default(false),
     shellJob: z.boolean().default(false),
     pidFile: z.string().min(1).optional(),
+    /** Stdio through the daemon after the restore. */
+    attachable: z.boolean().default(false),
     options: RuntimeOptions,
   })
   .refine((r) => r.jid !== undefined || r.path !== undefined, {
@@ -98,7 +106,9 @@ export const SignalName = z
 export const KillRequest = z.object({
   jids: z.array(Jid).default([]),
   all: z.boolean().default(false),
+  /** Send only this signal. Without it: TERM, then KILL after the grace period. */
   signal: SignalName.optional(),
+  graceSeconds: z.number().min(0, 'the grace period cannot be negative').max(3600).default(10),
 });
 export const DeleteRequest = z.object({
   jids: z.array(Jid).default([]),

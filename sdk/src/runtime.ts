@@ -28,6 +28,11 @@ export interface StartedJob {
   details: Record<string, unknown>;
   /** Settles when the job's process ends. Absent when the runtime cannot observe the end. */
   exited?: Promise<ExitStatus>;
+  /**
+   * `manage --upcoming`: the target does not exist yet, `pid` is 0, and this settles with the job once it has
+   * appeared (or rejects when the runtime stops waiting). The job is recorded as pending until then.
+   */
+  upcoming?: Promise<StartedJob>;
 }
 
 /** `cedana run <type>`. */
@@ -37,8 +42,10 @@ export interface RunSpec {
   args: string[];
   cwd: string;
   env: Record<string, string>;
-  /** Where stdout and stderr go (opened for append). */
+  /** Where stdout and stderr go (opened for append), unless `stdio` is given. */
   logPath: string;
+  /** File descriptors to give the job as stdin, stdout and stderr (an attachable job's FIFOs). */
+  stdio?: { stdin: number; stdout: number; stderr: number };
   /** Runtime-specific options, already validated against {@link Runtime.optionsSchema}. */
   options: Record<string, unknown>;
   /** Run in the foreground with the caller's stdio (`--no-server`). */

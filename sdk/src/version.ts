@@ -1,3 +1,3 @@
 /** The version of this SDK; plugins declare the range of SDK versions they work with. */
-// Kept in step with package.json by a test.
-export const SDK_VERSION = '0.1.0';
+// Read from package.json, so a version bump (changesets) needs no code change.
+export const SDK_VERSION: string = (require('../../package.json') as { version: string }).version;

@@ -7,7 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import { daemonCommand } from './commands/daemon';
 import { dumpCommand } from './commands/dump';
-import { jobAliases, jobCommand } from './commands/job';
+import { attachPidCommand, jobAliases, jobCommand } from './commands/job';
 import { manageCommand } from './commands/manage';
 import { restoreCommand } from './commands/restore';
 import { runCommand } from './commands/run';
@@ -29,7 +29,8 @@ export async function main(args: string[]): Promise<number> {
     .command(dumpCommand)
     .command(restoreCommand)
     .command(jobCommand)
-    .command(daemonCommand);
+    .command(daemonCommand)
+    .command(attachPidCommand);
   for (const alias of jobAliases) parser.command(alias);
   parser
     .demandCommand(1, 'name a command; see cedana --help')

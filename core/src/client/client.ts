@@ -2,7 +2,7 @@
  * The daemon's client, as the CLI uses it: promise-returning calls whose failures are CedanaErrors.
  */
 import { existsSync } from 'node:fs';
-import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import * as api from '../generated/daemon';
 import { DaemonClient } from '../generated/daemon';
@@ -22,6 +22,10 @@ export interface Daemon {
   listCheckpoints(req: api.ListCheckpointsReq): Promise<api.ListCheckpointsResp>;
   healthCheck(req: api.HealthCheckReq): Promise<api.HealthCheckResp>;
   listPlugins(req: api.ListPluginsReq): Promise<api.ListPluginsResp>;
+  /** The raw attach stream; its errors are gRPC errors (see fromServiceError). */
+  attachStream(): ClientDuplexStream<api.AttachIn, api.AttachOut>;
+  /** The address the client talks to, for messages. */
+  readonly address: string;
   close(): void;
 }
 
@@ -58,6 +62,8 @@ export function connectDaemon(opts: ClientOptions): Daemon {
     listCheckpoints: call(client.listCheckpoints),
     healthCheck: call(client.healthCheck),
     listPlugins: call(client.listPlugins),
+    attachStream: () => client.attach(),
+    address: opts.address,
     close: () => client.close(),
   };
 }

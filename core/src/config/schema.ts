@@ -54,8 +54,32 @@ export const ConfigSchema = z.strictObject({
       secret_access_key: z.string().default(''),
       region: z.string().default(''),
       endpoint: z.string().default(''),
+      /** Temporary credentials (STS) go with the key pair. */
+      session_token: z.string().default(''),
+      /** s3:// uploads go in parts of this size; memory held per upload is about 3 parts. */
+      part_size_mib: z.number().int().min(5).max(512).default(16),
     })
     .prefault({}),
+  /** The gcs:// storage plugin. Empty fields fall back to Google's usual sources (GOOGLE_APPLICATION_CREDENTIALS…). */
+  gcs: z
+    .strictObject({
+      /** A service-account key file (JSON). */
+      credentials_file: z.string().default(''),
+      project_id: z.string().default(''),
+      /** A custom endpoint (an emulator, a private endpoint); STORAGE_EMULATOR_HOST works too. */
+      endpoint: z.string().default(''),
+      /** gcs:// uploads go in chunks of this size; memory held per upload is about 2 chunks. */
+      chunk_size_mib: z.number().int().min(1).max(512).default(16),
+    })
+    .prefault({}),
+  /** The runc runtime plugin: its binary and the state directory of its containers (runc --root). */
+  runc: z.strictObject({ binary: z.string().min(1).default('runc'), root: z.string().min(1).default('/run/runc') }).prefault({}),
+  /** The containerd runtime plugin: containerd's gRPC socket and the namespace used when none is given. */
+  containerd: z
+    .strictObject({ address: z.string().min(1).default('/run/containerd/containerd.sock'), namespace: z.string().min(1).default('default') })
+    .prefault({}),
+  /** The docker runtime plugin: the Docker Engine API socket. */
+  docker: z.strictObject({ address: z.string().min(1).default('/var/run/docker.sock') }).prefault({}),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -68,10 +92,11 @@ export const envAliases: Record<string, string> = {
   'aws.secret_access_key': 'AWS_SECRET_ACCESS_KEY',
   'aws.region': 'AWS_REGION',
   'aws.endpoint': 'AWS_ENDPOINT',
+  'aws.session_token': 'AWS_SESSION_TOKEN',
 };
 
 /** Fields never printed or logged. */
-export const secretFields = new Set(['aws.secret_access_key', 'aws.access_key_id']);
+export const secretFields = new Set(['aws.secret_access_key', 'aws.access_key_id', 'aws.session_token']);
 
 /** Where the daemon listens, with the protocol's default filled in. */
 export function listenAddress(cfg: Pick<Config, 'address' | 'protocol'>): string {

@@ -11,6 +11,7 @@ import { wireServices } from '../bootstrap';
 import { listenAddress, type Config } from '../config/schema';
 import { DaemonService } from '../generated/daemon';
 import { handlers } from '../server/handlers';
+import { reconcileJobs } from '../pipeline/reconcile';
 
 /** True when something answers on the unix socket at `path`. */
 function socketInUse(path: string): Promise<boolean> {
@@ -41,6 +42,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     mkdirSync(dirname(address), { recursive: true });
   }
   const wired = await wireServices(config, logger, { daemon: true });
+  await reconcileJobs(wired.services);
   const server = new Server();
   server.addService(DaemonService, handlers(wired.services));
   const target = isUnix ? `unix:${address}` : address;

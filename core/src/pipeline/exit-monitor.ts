@@ -11,6 +11,8 @@ export class ExitMonitor {
   constructor(
     private readonly store: JobStore | null,
     private readonly logger: Logger,
+    /** Told of every recorded exit (the job's attacher hears of it this way). */
+    private readonly onExit: (jid: string, status: ExitStatus) => void = () => undefined,
   ) {}
 
   /** Records the exit of `pid` on job `jid` when `exited` settles, if the job still has that PID. */
@@ -24,6 +26,7 @@ export class ExitMonitor {
         if (!job || job.pid !== pid) return;
         await store.updateJob(jid, { exit_code: status.code, exit_signal: status.signal });
         this.logger.info(`job ${jid} exited`, { pid, ...status });
+        this.onExit(jid, status);
       })
       .catch((err: Error) => this.logger.warn(`recording exit of job ${jid}: ${err.message}`));
   }

@@ -15,6 +15,11 @@ export async function requireJob(s: Services, jid: string): Promise<JobRow> {
   return job;
 }
 
+export function requireIo(s: Services) {
+  if (!s.io) throw new CedanaError(ErrorCode.FailedPrecondition, 'attaching needs the daemon', { hint: 'start it with `cedana daemon start`, or drop --no-server' });
+  return s.io;
+}
+
 export function requireStore(s: Services) {
   if (!s.store) throw new CedanaError(ErrorCode.FailedPrecondition, 'jobs need the daemon', { hint: 'start it with `cedana daemon start`, or drop --no-server' });
   return s.store;

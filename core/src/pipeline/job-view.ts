@@ -13,13 +13,15 @@ export async function jobView(row: JobRow, host: string, latest?: CheckpointRow)
   const cmdline = JSON.parse(row.cmdline) as string[];
   const status = await jobStatus({ pid: row.pid, host: row.host, cmdline }, host);
   const exited = row.exit_code !== null || row.exit_signal !== null;
+  const details = JSON.parse(row.details) as { io?: { dir?: string } };
+  const attachable = typeof details.io?.dir === 'string';
   return {
     jid: row.jid,
     type: row.type,
     pid: row.pid,
     status,
     gpu: row.gpu === 1,
-    log: row.log,
+    log: attachable && !['halted', 'zombie', 'stale', 'remote'].includes(status) ? '[Attachable]' : row.log,
     cmdline,
     detailsJson: row.details,
     host: row.host,
@@ -28,5 +30,6 @@ export async function jobView(row: JobRow, host: string, latest?: CheckpointRow)
     exited,
     exitCode: row.exit_code ?? 0,
     exitSignal: row.exit_signal ?? '',
+    attachable,
   };
 }

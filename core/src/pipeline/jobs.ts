@@ -8,6 +8,7 @@ import { requireJob, requireStore } from './helpers';
 import { checkpointView, jobView } from './job-view';
 import type { Services } from './services';
 import { validate } from './validate';
+import { stopJob } from './kill';
 
 function refOf(job: JobRow): JobRef {
   return { jid: job.jid, pid: job.pid, details: JSON.parse(job.details) as Record<string, unknown> };
@@ -39,7 +40,7 @@ export async function killJobs(s: Services, input: unknown): Promise<string[]> {
       if (req.all) continue;
       throw new CedanaError(ErrorCode.FailedPrecondition, `job ${job.jid} is not running (status: ${view.status})`);
     }
-    await s.plugins.runtime(job.type).kill(refOf(job), (req.signal ?? 'SIGTERM') as NodeJS.Signals);
+    await stopJob(s, job.type, refOf(job), req.signal as NodeJS.Signals | undefined, req.graceSeconds * 1000);
     killed.push(job.jid);
   }
   return killed;
@@ -52,11 +53,12 @@ export async function deleteJobs(s: Services, input: { jids?: string[]; all?: bo
   for (const job of await selected(s, req.jids, req.all)) {
     const view = await jobView(job, s.host);
     if (!notRunning.has(view.status)) {
-      await s.plugins.runtime(job.type).kill(refOf(job), 'SIGKILL').catch((err: Error) => s.logger.warn(`killing job ${job.jid}: ${err.message}`));
+      await stopJob(s, job.type, refOf(job), undefined, 3_000).catch((err: Error) => s.logger.warn(`killing job ${job.jid}: ${err.message}`));
     }
     if (input.checkpoints) {
       for (const c of await store.checkpointsOf(job.jid)) await s.storage.for(c.path).delete(c.path);
     }
+    s.io?.remove(job.jid);
     await store.deleteJob(job.jid);
     deleted.push(job.jid);
   }

@@ -9,13 +9,31 @@ import { randomJobName } from './names';
 import type { Services } from './services';
 import { validate } from './validate';
 
+const once = <T>(fn: () => Promise<T>): Promise<T> => fn();
+
+/** Retries `fn` while it fails with NOT_FOUND, until `timeoutSeconds` pass. */
+async function waitForTarget<T>(fn: () => Promise<T>, timeoutSeconds: number, target: string): Promise<T> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof CedanaError) || err.code !== ErrorCode.NotFound) throw err;
+      if (Date.now() >= deadline) {
+        throw new CedanaError(ErrorCode.NotFound, `${target} did not appear within ${timeoutSeconds} s`, { hint: 'start it, or wait longer with --timeout' });
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 export async function manageJob(s: Services, input: ManageRequest): Promise<Job> {
   const req = validate(ManageRequest, input, 'manage');
   const store = requireStore(s);
   const runtime = s.plugins.runtime(req.type);
   const options = runtimeOptions(runtime, req.options);
   if (req.jid && (await store.getJob(req.jid))) throw new CedanaError(ErrorCode.AlreadyExists, `job ${req.jid} exists already`, { hint: 'choose another --jid' });
-  const started = await runtime.manage({ jid: req.jid ?? '', target: req.target, options });
+  const started = await (req.upcoming ? waitForTarget : once)(() => runtime.manage({ jid: req.jid ?? '', target: req.target, options }), req.timeoutSeconds, req.target);
   const existing = await store.findJobByPid(started.pid, s.host);
   if (existing) {
     const view = await jobView(existing, s.host);

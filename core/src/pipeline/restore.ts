@@ -23,7 +23,8 @@ import type { Job } from '../generated/daemon';
 import { jobStatus } from '../proc/procfs';
 import { localPath } from '../storage/local';
 import { schemeOf } from '../storage/registry';
-import { requireJob, requireStore, runtimeOptions, writePidFile } from './helpers';
+import { requireIo, requireJob, requireStore, runtimeOptions, writePidFile } from './helpers';
+import { ioDirOf } from './attach';
 import { jobView } from './job-view';
 import { randomJobName } from './names';
 import type { Services } from './services';
@@ -77,7 +78,10 @@ async function checkpointPath(s: Services, req: Req): Promise<string> {
   return latest.path;
 }
 
-async function restoreWith(s: Services, req: Req, foreground: boolean): Promise<{ started: StartedJob; meta: CheckpointMetadata }> {
+/** Called with the checkpoint's metadata once it is known good, just before the runtime restores it. */
+type Prepare = (meta: CheckpointMetadata) => Promise<void>;
+
+async function restoreWith(s: Services, req: Req, foreground: boolean, prepare?: Prepare): Promise<{ started: StartedJob; meta: CheckpointMetadata }> {
   const path = await checkpointPath(s, req);
   const opened = await openCheckpoint(s, path);
   try {
@@ -94,6 +98,7 @@ async function restoreWith(s: Services, req: Req, foreground: boolean): Promise<
       fileLocks: meta.criu.fileLocks || req.fileLocks,
       shellJob: meta.criu.shellJob || req.shellJob,
     };
+    await prepare?.(meta);
     await s.reaper?.sweep();
     const started = await runtime.restore({ imagesDir: opened.imagesDir, metadata: meta, criu, options, foreground });
     return { started, meta };
@@ -117,12 +122,25 @@ export async function restore(s: Services, input: RestoreRequest): Promise<Job> 
     }
     if (req.type && req.type !== job.type) throw new CedanaError(ErrorCode.InvalidArgument, `job ${jid} is a ${job.type} job, not ${req.type}`);
   }
-  const { started, meta } = await restoreWith(s, req, false);
-  if (jid) {
+  const isNew = !jid;
+  const { started, meta } = await restoreWith(s, req, false, async (m) => {
+    if (!jid) {
+      jid = m.jid && !(await store.getJob(m.jid)) ? m.jid : undefined;
+      while (!jid || (await store.getJob(jid))) jid = randomJobName();
+    }
+    // An attachable job's FIFOs are reopened by CRIU by path: the daemon's ends must be open first.
+    const ioDir = ioDirOf(m.details);
+    if (ioDir) requireIo(s).open(jid, ioDir);
+    else if (req.attachable) {
+      throw new CedanaError(ErrorCode.FailedPrecondition, `${req.path ?? `job ${jid}`} was not attachable when it was dumped`, {
+        hint: typeof m.details.log === 'string' && m.details.log ? `its output continues in ${m.details.log}` : 'restore it without --attach',
+      });
+    }
+  });
+  if (!jid) throw new CedanaError(ErrorCode.Internal, 'restore chose no job id');
+  if (!isNew) {
     await store.updateJob(jid, { pid: started.pid, host: s.host, exit_code: null, exit_signal: null, details: JSON.stringify(started.details) });
   } else {
-    jid = meta.jid && !(await store.getJob(meta.jid)) ? meta.jid : undefined;
-    while (!jid || (await store.getJob(jid))) jid = randomJobName();
     const cmdline = Array.isArray(meta.details.cmdline) ? (meta.details.cmdline as string[]) : [];
     await store.insertJob({
       jid,

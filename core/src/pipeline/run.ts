@@ -1,9 +1,10 @@
 /**
  * `run`: start a new job with its runtime, and record it only once it has started.
  */
-import { RunRequest, CedanaError, ErrorCode, type ExitStatus } from '@cedana-ts/sdk';
+import { closeSync } from 'node:fs';
+import { RunRequest, CedanaError, ErrorCode, type ExitStatus, type StartedJob } from '@cedana-ts/sdk';
 import type { Job } from '../generated/daemon';
-import { requireStore, runtimeOptions, writePidFile } from './helpers';
+import { requireIo, requireStore, runtimeOptions, writePidFile } from './helpers';
 import { jobView } from './job-view';
 import { randomJobName } from './names';
 import type { Services } from './services';
@@ -25,8 +26,20 @@ export async function runJob(s: Services, input: RunRequest): Promise<Job> {
     throw new CedanaError(ErrorCode.AlreadyExists, `job ${jid} exists already`, { hint: 'choose another --jid, or `cedana job delete` it' });
   }
   while (!jid || (await store.getJob(jid))) jid = randomJobName();
-  const logPath = req.logPath ?? defaultLogPath(jid);
-  const started = await runtime.run({ jid, args: req.args, cwd: req.cwd, env: req.env, logPath, options, foreground: false });
+  if (req.attachable && req.logPath) throw new CedanaError(ErrorCode.InvalidArgument, '--attachable and --log exclude each other', { hint: 'an attachable job’s output goes to its attacher' });
+  const io = req.attachable ? requireIo(s).create(jid) : undefined;
+  const logPath = io ? '' : (req.logPath ?? defaultLogPath(jid));
+  const stdio = io?.childFds();
+  let started: StartedJob;
+  try {
+    started = await runtime.run({ jid, args: req.args, cwd: req.cwd, env: req.env, logPath, stdio, options, foreground: false });
+  } catch (err) {
+    if (io) s.io?.remove(jid);
+    throw err;
+  } finally {
+    if (stdio) for (const fd of Object.values(stdio)) closeSync(fd);
+  }
+  if (io) started.details = { ...started.details, io: { dir: io.paths.dir } };
   await store.insertJob({
     jid,
     type: req.type,

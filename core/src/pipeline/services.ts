@@ -9,6 +9,7 @@ import type { PluginHost } from '../plugins/host';
 import type { Reaper } from '../proc/reaper';
 import type { StorageRegistry } from '../storage/registry';
 import type { ExitMonitor } from './exit-monitor';
+import type { IoRegistry } from '../io/io-registry';
 
 export interface Services {
   config: Config;
@@ -21,6 +22,8 @@ export interface Services {
   /** Reaps restored trees (children of the daemon, or of the CLI for --no-server) and orphans. */
   reaper: Reaper | null;
   exits: ExitMonitor;
+  /** Stdio of attachable jobs. Null without a daemon. */
+  io: IoRegistry | null;
 }
 
 export const ServicesToken = Symbol('Services');

@@ -1,7 +1,7 @@
 /**
  * What /proc says about a process: its state and command line, from which a job's status is derived.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 /** Process states as `cedana ps` shows them (the names Cedana's users know). */
 const stateNames: Record<string, string> = {
@@ -53,4 +53,17 @@ export async function jobStatus(job: { pid: number; host: string; cmdline: strin
     if (now && now.length > 0 && now.join('\0') !== job.cmdline.join('\0')) return 'stale';
   }
   return state;
+}
+
+/** Live (non-zombie) processes whose process group is `pgid`. */
+export async function groupMembers(pgid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(pid);
+  }
+  return out;
 }

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
-import koffi from 'koffi';
+import { loadLibc, type Libc } from './libc';
 import type { ChildWatcher, ExitStatus } from '@cedana-ts/sdk';
 
 const PR_SET_CHILD_SUBREAPER = 36;
@@ -21,19 +21,6 @@ export function decodeWaitStatus(status: number): ExitStatus {
   const sig = status & 0x7f;
   if (sig === 0) return { code: (status >> 8) & 0xff, signal: null };
   return { code: null, signal: signalNames.get(sig) ?? `SIG${sig}` };
-}
-
-interface Libc {
-  prctl(option: number, a2: number, a3: number, a4: number, a5: number): number;
-  waitpid(pid: number, status: number[], options: number): number;
-}
-
-function loadLibc(): Libc {
-  const lib = koffi.load('libc.so.6');
-  return {
-    prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
-    waitpid: lib.func('int waitpid(int pid, _Out_ int *wstatus, int options)'),
-  };
 }
 
 async function zombieChildren(): Promise<number[]> {
@@ -90,7 +77,7 @@ export class Reaper implements ChildWatcher {
     const r = this.libc.waitpid(pid, status, WNOHANG);
     if (r === 0) return false;
     const result: ExitStatus = r === pid ? decodeWaitStatus(status[0]) : { code: null, signal: null };
-    if (r === -1 && koffi.errno() !== ECHILD) return false;
+    if (r === -1 && this.libc.errno() !== ECHILD) return false;
     // Not our child (adopted before a daemon restart, say): it is over only when it is gone.
     if (r === -1 && existsSync(`/proc/${pid}`)) return false;
     this.orphans.delete(pid);

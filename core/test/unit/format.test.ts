@@ -100,6 +100,7 @@ describe('cli/format', function () {
     it('lines up PID, checkpoint age and size on the right', function () {
       const now = 1_800_000_000_000;
       const job = (jid: string, pid: number, ckpt?: { time: number; size: number }): Job => ({
+        attachable: false,
         jid,
         type: 'process',
         pid,

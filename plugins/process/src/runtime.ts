@@ -22,6 +22,7 @@ import {
   type StartedJob,
 } from '@cedana-ts/sdk';
 import { criuFlags, dumpedPids, runCriu } from './criu';
+import { findProcess } from './find';
 import { inspectTree, neededOptions } from './inspect';
 
 /** Waits for a spawned child to start, or fails with the reason it could not. */
@@ -53,6 +54,13 @@ export class ProcessRuntime implements Runtime {
       await started(child, command);
       return { pid: child.pid!, details: { cmdline: spec.args }, exited: exitOf(child) };
     }
+    if (spec.stdio) {
+      const { stdin, stdout, stderr } = spec.stdio;
+      const child = spawn(command, args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: [stdin, stdout, stderr] });
+      await started(child, command);
+      child.unref();
+      return { pid: child.pid!, details: { cmdline: spec.args }, exited: exitOf(child) };
+    }
     // Append mode: CRIU skips its size check for O_APPEND files, so the log keeps growing after a restore.
     const logFd = openSync(spec.logPath, 'a', 0o600);
     try {
@@ -67,10 +75,7 @@ export class ProcessRuntime implements Runtime {
   }
 
   async manage(spec: ManageSpec): Promise<StartedJob> {
-    const pid = Number(spec.target);
-    if (!Number.isInteger(pid) || pid <= 0) {
-      throw new CedanaError(ErrorCode.InvalidArgument, `'${spec.target}' is not a PID`, { hint: 'cedana manage process <PID>' });
-    }
+    const pid = await findProcess(spec.target);
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
     if (cmdline === null) throw new CedanaError(ErrorCode.NotFound, `no process with PID ${pid}`);
     return { pid, details: { cmdline: cmdline.split('\0').filter(Boolean) } };
@@ -112,8 +117,11 @@ export class ProcessRuntime implements Runtime {
   }
 
   async kill(job: JobRef, signal: NodeJS.Signals): Promise<void> {
+    // A job the daemon started or restored leads its own process group: signal all of it, as a terminal would.
+    const stat = await readFile(`/proc/${job.pid}/stat`, 'utf8').catch(() => '');
+    const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
     try {
-      process.kill(job.pid, signal);
+      process.kill(pgid === job.pid ? -job.pid : job.pid, signal);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new CedanaError(ErrorCode.FailedPrecondition, `job ${job.jid} is not running`);
       throw err;

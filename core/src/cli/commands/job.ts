@@ -7,6 +7,7 @@ import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import type { Job } from '../../generated/daemon';
 import { daemonFrom, type GlobalArgs } from '../context';
 import { dateTime, formatSize, keyValues, table, timeAgo } from '../format';
+import { attachTerminal } from '../attach';
 
 interface ListArgs extends GlobalArgs {
   json?: boolean;
@@ -15,6 +16,7 @@ interface JidsArgs extends GlobalArgs {
   jids: string[];
   all?: boolean;
   signal?: string;
+  grace?: number;
   checkpoints?: boolean;
 }
 interface OneJidArgs extends GlobalArgs {
@@ -69,10 +71,13 @@ const jidsBuilder = (y: Argv<GlobalArgs>) =>
 const kill: CommandModule<GlobalArgs, JidsArgs> = {
   command: 'kill [jids..]',
   describe: 'Kill jobs',
-  builder: (y) => jidsBuilder(y).option('signal', { alias: 's', type: 'string', describe: 'signal to send (default TERM)' }) as Argv<JidsArgs>,
+  builder: (y) =>
+    jidsBuilder(y)
+      .option('signal', { alias: 's', type: 'string', describe: 'send only this signal (default: TERM, then KILL after --grace)' })
+      .option('grace', { type: 'number', describe: 'seconds between TERM and KILL (default 10)' }) as Argv<JidsArgs>,
   handler: (argv) =>
     withDaemon(argv, async (d) => {
-      const { jids } = await d.killJobs({ jids: (argv.jids ?? []).map(String), all: argv.all ?? false, signal: argv.signal ?? '' });
+      const { jids } = await d.killJobs({ jids: (argv.jids ?? []).map(String), all: argv.all ?? false, signal: argv.signal ?? '', graceSeconds: argv.grace ?? 0 });
       for (const jid of jids) console.log(`Killed job ${jid}`);
     }),
 };
@@ -127,6 +132,40 @@ const inspect: CommandModule<GlobalArgs, OneJidArgs> = {
     }),
 };
 
+const attach: CommandModule<GlobalArgs, OneJidArgs> = {
+  command: 'attach <jid>',
+  describe: 'Attach to an attachable job: its output here, your input to it; Ctrl+C detaches',
+  builder: (y) => y.positional('jid', { type: 'string', demandOption: true }) as Argv<OneJidArgs>,
+  handler: async (argv) => {
+    const daemon = daemonFrom(argv);
+    try {
+      process.exitCode = await attachTerminal(daemon, { jid: String(argv.jid) }, `job ${argv.jid}`);
+    } finally {
+      daemon.close();
+    }
+  },
+};
+
+interface PidArgs extends GlobalArgs {
+  pid: number;
+}
+
+/** `cedana attach <PID>`: the same, by the job's PID. */
+export const attachPidCommand: CommandModule<GlobalArgs, PidArgs> = {
+  command: 'attach <pid>',
+  describe: 'Attach to the attachable job with this PID',
+  builder: (y) => y.positional('pid', { type: 'number', demandOption: true }) as Argv<PidArgs>,
+  handler: async (argv) => {
+    if (!Number.isInteger(argv.pid) || argv.pid <= 0) throw new CedanaError(ErrorCode.InvalidArgument, `'${String(argv.pid)}' is not a PID`, { hint: 'cedana attach <PID>, or cedana job attach <JID>' });
+    const daemon = daemonFrom(argv);
+    try {
+      process.exitCode = await attachTerminal(daemon, { pid: argv.pid }, `PID ${argv.pid}`);
+    } finally {
+      daemon.close();
+    }
+  },
+};
+
 export const jobCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'job',
   describe: 'Manage jobs',
@@ -138,6 +177,7 @@ export const jobCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command(checkpoints)
       .command({ ...checkpoints, command: 'checkpoint <jid>', describe: false } as CommandModule<GlobalArgs, OneJidArgs>)
       .command(inspect)
+      .command(attach)
       .demandCommand(1, 'name a job subcommand'),
   handler: () => undefined,
 };

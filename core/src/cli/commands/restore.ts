@@ -4,10 +4,11 @@
 import type { Argv, CommandModule } from 'yargs';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import { restoreForeground } from '../../pipeline/restore';
+import { attachTerminal } from '../attach';
 import { absolute, daemonFrom, GLOBAL_FLAGS, localServices, type GlobalArgs } from '../context';
 import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
 
-const RESTORE_FLAGS = [...GLOBAL_FLAGS, 'type', 'jid', 'path', 'p', 'tcp-established', 'file-locks', 'shell-job', 'pid-file', 'no-server'];
+const RESTORE_FLAGS = [...GLOBAL_FLAGS, 'type', 'jid', 'path', 'p', 'tcp-established', 'file-locks', 'shell-job', 'pid-file', 'no-server', 'attach', 'a', 'attachable'];
 
 interface RestoreArgs extends GlobalArgs {
   type: string;
@@ -18,6 +19,8 @@ interface RestoreArgs extends GlobalArgs {
   'shell-job'?: boolean;
   'pid-file'?: string;
   'no-server'?: boolean;
+  attach?: boolean;
+  attachable?: boolean;
 }
 
 export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
@@ -32,7 +35,9 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       .option('file-locks', { type: 'boolean', describe: 'restore file locks' })
       .option('shell-job', { type: 'boolean', describe: 'the process was started from a terminal' })
       .option('pid-file', { type: 'string', describe: 'write the restored PID here' })
-      .option('no-server', { type: 'boolean', describe: 'restore as a child of this command, without the daemon' }) as Argv<RestoreArgs>,
+      .option('no-server', { type: 'boolean', describe: 'restore as a child of this command, without the daemon' })
+      .option('attach', { alias: 'a', type: 'boolean', describe: 'stream the restored job’s stdio here; Ctrl+C detaches' })
+      .option('attachable', { type: 'boolean', describe: 'keep the restored job attachable' }) as Argv<RestoreArgs>,
   handler: async (argv) => {
     const isJob = argv.type === 'job';
     if (isJob && !argv.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job needs a JID', { hint: 'cedana restore job <JID>' });
@@ -69,7 +74,12 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
         shellJob: request.shellJob,
         pidFile: request.pidFile ?? '',
         optionsJson: JSON.stringify(request.options),
+        attachable: Boolean(argv.attach || argv.attachable),
       });
+      if (argv.attach) {
+        process.exitCode = await attachTerminal(daemon, { jid: job!.jid }, `job ${job!.jid}`);
+        return;
+      }
       console.log(`Restored successfully, PID: ${job!.pid}`);
     } finally {
       daemon.close();

@@ -5,6 +5,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { absolute, daemonFrom, GLOBAL_FLAGS, localServices, type GlobalArgs } from '../context';
 import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
 import { runForeground } from '../../pipeline/run';
+import { attachTerminal } from '../attach';
 
 interface RunArgs extends GlobalArgs {
   type: string;
@@ -14,6 +15,8 @@ interface RunArgs extends GlobalArgs {
   log?: string;
   'pid-file'?: string;
   'no-server'?: boolean;
+  attach?: boolean;
+  attachable?: boolean;
 }
 
 /** The command line: positional words, then everything after `--`. */
@@ -25,7 +28,7 @@ function envStrings(): Record<string, string> {
   return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
-const RUN_FLAGS = [...GLOBAL_FLAGS, 'type', 'args', 'jid', 'j', 'log', 'o', 'out', 'pid-file', 'no-server'];
+const RUN_FLAGS = [...GLOBAL_FLAGS, 'type', 'args', 'jid', 'j', 'log', 'o', 'out', 'pid-file', 'no-server', 'attach', 'a', 'attachable'];
 
 export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
   command: 'run <type> [args..]',
@@ -38,6 +41,10 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       .option('log', { alias: ['o', 'out'], type: 'string', describe: 'file for the job’s stdout and stderr' })
       .option('pid-file', { type: 'string', describe: 'write the PID here' })
       .option('no-server', { type: 'boolean', describe: 'run in the foreground without the daemon' })
+      .option('attach', { alias: 'a', type: 'boolean', describe: 'stream the job’s stdio here; Ctrl+C detaches' })
+      .option('attachable', { type: 'boolean', describe: 'stdio through the daemon, to attach to later' })
+      .conflicts('attach', 'log')
+      .conflicts('attachable', 'log')
       .epilogue('Other --flags are options of the runtime (see its plugin docs).') as Argv<RunArgs>,
   handler: async (argv) => {
     const request = {
@@ -62,7 +69,11 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
     }
     const daemon = daemonFrom(argv);
     try {
-      const { job } = await daemon.run({ ...request, jid: request.jid ?? '', logPath: request.logPath ?? '', pidFile: request.pidFile ?? '', optionsJson: JSON.stringify(request.options) });
+      const { job } = await daemon.run({ ...request, jid: request.jid ?? '', logPath: request.logPath ?? '', pidFile: request.pidFile ?? '', optionsJson: JSON.stringify(request.options), attachable: Boolean(argv.attach || argv.attachable) });
+      if (argv.attach) {
+        process.exitCode = await attachTerminal(daemon, { jid: job!.jid }, `job ${job!.jid}`);
+        return;
+      }
       console.log(`Running managed ${job!.type} PID ${job!.pid}`);
     } finally {
       daemon.close();

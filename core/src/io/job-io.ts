@@ -1,0 +1,178 @@
+/**
+ * The stdio of an attachable job: three FIFOs in the daemon's I/O directory. FIFOs (not pipes or sockets)
+ * because CRIU dumps and reopens them by path — so a restored job is wired back to the daemon with no extra
+ * step — and because the daemon can reopen them after a restart.
+ *
+ * The job holds its stdout/stderr FIFOs read-write, so it never dies of SIGPIPE when no daemon reads (its writes
+ * block once a FIFO's 64 KiB are full, until a daemon reads again). The daemon keeps an idle writer on each so
+ * its reader sees no end-of-file while the job is dumped; it closes them when the job exits, drains what is
+ * left, and reports the exit to the attacher.
+ */
+import { closeSync, constants, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Socket } from 'node:net';
+import { CedanaError, ErrorCode, type ExitStatus } from '@cedana-ts/sdk';
+import { loadLibc } from '../proc/libc';
+
+/** Output kept for the next attacher while nobody is attached. Older output is dropped past this. */
+const BACKLOG_BYTES = 8 * 1024 * 1024;
+/** How long to wait for the last output after the job exited before reporting the exit. */
+const DRAIN_MS = 1_000;
+
+export type OutputStream = 'stdout' | 'stderr';
+
+/** The FIFO paths of a job. */
+export interface IoPaths {
+  dir: string;
+  stdin: string;
+  stdout: string;
+  stderr: string;
+}
+
+export function ioPaths(dir: string): IoPaths {
+  return { dir, stdin: join(dir, 'stdin'), stdout: join(dir, 'stdout'), stderr: join(dir, 'stderr') };
+}
+
+/** Who receives a job's output while attached. */
+export interface Attacher {
+  output(stream: OutputStream, data: Buffer): void;
+  exit(status: ExitStatus): void;
+}
+
+/** The handle an attacher gets. */
+export interface Attachment {
+  write(data: Buffer): void;
+  endStdin(): void;
+  detach(): void;
+}
+
+function makeFifo(path: string): void {
+  if (existsSync(path)) return;
+  if (loadLibc().mkfifo(path, 0o600) !== 0) {
+    throw new CedanaError(ErrorCode.Internal, `cannot create FIFO ${path} (errno ${loadLibc().errno()})`);
+  }
+}
+
+export class JobIO {
+  private readers: Socket[] = [];
+  private keepers: number[] = [];
+  private stdinWriter?: Socket;
+  private backlog: { stream: OutputStream; data: Buffer }[] = [];
+  private backlogBytes = 0;
+  private attacher?: Attacher;
+  private exitStatus?: ExitStatus;
+  private ended = 0;
+  private onDrained?: () => void;
+
+  private constructor(readonly paths: IoPaths) {}
+
+  /** Creates (if needed) and opens the FIFOs of a job. */
+  static open(dir: string): JobIO {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const io = new JobIO(ioPaths(dir));
+    for (const p of [io.paths.stdin, io.paths.stdout, io.paths.stderr]) makeFifo(p);
+    io.openDaemonEnds();
+    return io;
+  }
+
+  private openDaemonEnds(): void {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const path = this.paths[stream];
+      const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      this.keepers.push(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+      const reader = new Socket({ fd: readFd, readable: true, writable: false });
+      reader.on('data', (d: Buffer) => this.deliver(stream, d));
+      reader.on('end', () => this.readerEnded());
+      reader.on('error', () => this.readerEnded());
+      this.readers.push(reader);
+    }
+    this.openStdinWriter();
+  }
+
+  private openStdinWriter(): void {
+    const fd = openSync(this.paths.stdin, constants.O_RDWR | constants.O_NONBLOCK);
+    this.stdinWriter = new Socket({ fd, readable: false, writable: true });
+    this.stdinWriter.on('error', () => undefined);
+  }
+
+  /** The job's ends, to hand to the process at start: stdin read-only, stdout/stderr read-write. */
+  childFds(): { stdin: number; stdout: number; stderr: number } {
+    return {
+      stdin: openSync(this.paths.stdin, constants.O_RDONLY),
+      stdout: openSync(this.paths.stdout, constants.O_RDWR),
+      stderr: openSync(this.paths.stderr, constants.O_RDWR),
+    };
+  }
+
+  private deliver(stream: OutputStream, data: Buffer): void {
+    if (this.attacher) return this.attacher.output(stream, data);
+    this.backlog.push({ stream, data });
+    this.backlogBytes += data.length;
+    while (this.backlogBytes > BACKLOG_BYTES && this.backlog.length > 1) this.backlogBytes -= this.backlog.shift()!.data.length;
+  }
+
+  private readerEnded(): void {
+    this.ended++;
+    if (this.ended >= this.readers.length) this.onDrained?.();
+  }
+
+  /** Attaches; output kept since the last attacher comes first. One attacher at a time. */
+  attach(jid: string, attacher: Attacher): Attachment {
+    if (this.attacher) throw new CedanaError(ErrorCode.AlreadyExists, `job ${jid} already has an attacher`, { hint: 'detach the other one first (Ctrl+C)' });
+    this.attacher = attacher;
+    for (const { stream, data } of this.backlog.splice(0)) attacher.output(stream, data);
+    this.backlogBytes = 0;
+    if (this.exitStatus) attacher.exit(this.exitStatus);
+    return {
+      write: (data) => {
+        if (this.exitStatus) return;
+        if (!this.stdinWriter || this.stdinWriter.destroyed) this.openStdinWriter();
+        this.stdinWriter!.write(data);
+      },
+      endStdin: () => {
+        this.stdinWriter?.end();
+        this.stdinWriter = undefined;
+      },
+      detach: () => {
+        if (this.attacher === attacher) this.attacher = undefined;
+      },
+    };
+  }
+
+  get attached(): boolean {
+    return this.attacher !== undefined;
+  }
+
+  /** The job ended: let the readers drain, then tell the attacher (or keep the status for the next one). */
+  exited(status: ExitStatus): void {
+    if (this.exitStatus) return;
+    for (const fd of this.keepers.splice(0)) closeSync(fd);
+    const report = () => {
+      if (this.exitStatus) return;
+      this.exitStatus = status;
+      this.attacher?.exit(status);
+      this.closeReaders();
+    };
+    this.onDrained = report;
+    if (this.ended >= this.readers.length) report();
+    setTimeout(report, DRAIN_MS).unref();
+  }
+
+  private closeReaders(): void {
+    for (const r of this.readers) r.destroy();
+    this.stdinWriter?.destroy();
+    this.stdinWriter = undefined;
+  }
+
+  /** Closes the daemon's ends (daemon stop); the FIFOs stay for the job and the next daemon. */
+  close(): void {
+    for (const fd of this.keepers.splice(0)) closeSync(fd);
+    this.closeReaders();
+  }
+
+  /** Closes and removes the FIFOs (job deleted). */
+  remove(): void {
+    this.close();
+    rmSync(this.paths.dir, { recursive: true, force: true });
+  }
+}

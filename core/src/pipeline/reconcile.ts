@@ -1,0 +1,27 @@
+/**
+ * Daemon start-up: jobs outlive the daemon, so each recorded job is looked at again. Running attachable jobs get
+ * their stdio reopened (output written meanwhile waits in their FIFOs); a job whose process died while no daemon
+ * watched shows `halted` (its exit code is unknown); jobs of other hosts show `remote`.
+ */
+import { jobStatus } from '../proc/procfs';
+import { ioDirOf } from './attach';
+import type { Services } from './services';
+
+export async function reconcileJobs(s: Services): Promise<void> {
+  if (!s.store) return;
+  const counts: Record<string, number> = {};
+  for (const job of await s.store.listJobs()) {
+    const status = await jobStatus({ pid: job.pid, host: job.host, cmdline: JSON.parse(job.cmdline) as string[] }, s.host);
+    counts[status] = (counts[status] ?? 0) + 1;
+    const dir = ioDirOf(job.details);
+    if (dir && s.io && !['halted', 'zombie', 'stale', 'remote'].includes(status)) {
+      try {
+        s.io.open(job.jid, dir);
+      } catch (err) {
+        s.logger.warn(`job ${job.jid}: cannot reopen its stdio: ${(err as Error).message}`);
+      }
+    }
+  }
+  const summary = Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ');
+  if (summary) s.logger.info(`jobs on record: ${summary}`);
+}
