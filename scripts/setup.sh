@@ -27,6 +27,9 @@ else
   echo "workspace build: done"
 fi
 
+# The plugin stores (repo-local .store and /usr/local/lib/cedana/store): every plugin packed, with its dependencies.
+bash "$SCRIPT_DIR/setup-plugin-store.sh"
+
 # `cedana` on PATH, run by our Node whatever else is on PATH.
 wrapper=/usr/local/bin/cedana
 want="#!/bin/sh

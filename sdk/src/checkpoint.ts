@@ -2,13 +2,14 @@
  * Checkpoint options and metadata shared by every runtime.
  */
 import { z } from 'zod';
+import { GpuCheckpointInfo } from './gpu';
 
 /** How a checkpoint is stored: a plain image directory (`none`) or one archive file. */
-export const Compression = z.enum(['none', 'tar', 'gzip', 'lz4', 'zlib']);
+export const Compression = z.enum(['none', 'tar', 'gzip', 'lz4', 'zlib', 'zstd']);
 export type Compression = z.infer<typeof Compression>;
 
 /** Accepted spellings of each compression. */
-export const compressionAliases: Record<string, Compression> = { '': 'none', gz: 'gzip' };
+export const compressionAliases: Record<string, Compression> = { '': 'none', gz: 'gzip', zst: 'zstd' };
 
 /** Parses a user-given compression name; unknown names fail with the list of known ones. */
 export const CompressionInput = z
@@ -51,6 +52,8 @@ export const CheckpointMetadata = z.object({
   criu: CriuOptions,
   /** Runtime-specific details (a container id, a bundle path…), opaque to the core. */
   details: z.record(z.string(), z.unknown()).default({}),
+  /** The GPU state of the tree, when it used a GPU: restore needs a GPU plugin and a GPU of the same kind. */
+  gpu: GpuCheckpointInfo.optional(),
 });
 export type CheckpointMetadata = z.infer<typeof CheckpointMetadata>;
 

@@ -9,5 +9,7 @@ export * from './version';
 export * from './checkpoint';
 export * from './runtime';
 export * from './storage';
+export * from './gpu';
+export * from './streamer';
 export * from './plugin';
 export * from './requests';

@@ -4,6 +4,8 @@
 import type { PluginManifest } from './manifest';
 import type { Runtime, ExitStatus } from './runtime';
 import type { Storage } from './storage';
+import type { GpuCheckpointer } from './gpu';
+import type { Streamer } from './streamer';
 
 /** Leveled logging; fields are structured. Never pass secrets. */
 export interface Logger {
@@ -76,6 +78,10 @@ export interface PluginInstance {
   info?: Record<string, string>;
   runtime?: Runtime;
   storage?: Storage;
+  /** A GPU plugin's checkpointer, called by the core around CRIU for trees that use a GPU. */
+  gpu?: GpuCheckpointer;
+  /** A streamer plugin's sharded writer and reader (`dump --streams N`). */
+  streamer?: Streamer;
   /** Checks run by `cedana daemon check`. */
   health?(): Promise<HealthComponent[]>;
   /** Releases what init acquired; called once at daemon stop. */

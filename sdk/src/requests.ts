@@ -30,6 +30,8 @@ export const RunRequest = z.object({
   pidFile: z.string().min(1).optional(),
   /** Stdio through the daemon (`cedana attach`) instead of a log file. */
   attachable: z.boolean().default(false),
+  /** A GPU job (`--gpu-enabled`): its dumps and restores need a GPU plugin. */
+  gpuEnabled: z.boolean().default(false),
   options: RuntimeOptions,
 });
 export type RunRequest = z.input<typeof RunRequest>;
@@ -43,6 +45,8 @@ export const ManageRequest = z.object({
   upcoming: z.boolean().default(false),
   /** How long to wait with `upcoming`. */
   timeoutSeconds: z.number().positive('the timeout must be positive').max(86_400).default(60),
+  /** A GPU job (`--gpu-enabled`): its dumps and restores need a GPU plugin. */
+  gpuEnabled: z.boolean().default(false),
   options: RuntimeOptions,
 });
 export type ManageRequest = z.input<typeof ManageRequest>;
@@ -69,6 +73,8 @@ export const DumpRequest = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/, 'a checkpoint name is letters, digits, "_", ".", ":" or "-", no slashes')
       .optional(),
     compression: CompressionInput.optional(),
+    /** Shards written in parallel by the streamer plugin; absent: config `checkpoint.streams` (0: one archive). */
+    streams: z.number().int('--streams is a whole number').min(0, '--streams cannot be negative').max(64, '--streams is at most 64').optional(),
     ...DumpCriuFlags,
     options: RuntimeOptions,
   })
@@ -92,7 +98,8 @@ export const RestoreRequest = z
     attachable: z.boolean().default(false),
     options: RuntimeOptions,
   })
-  .refine((r) => r.jid !== undefined || r.path !== undefined, {
+  // A type without --path: the runtime may hold the checkpoint itself (Runtime.fetchCheckpoint), else it is refused.
+  .refine((r) => r.jid !== undefined || r.path !== undefined || r.type !== undefined, {
     message: 'name a checkpoint with --path, or a job with restore job <JID>',
   });
 export type RestoreRequest = z.input<typeof RestoreRequest>;

@@ -28,11 +28,6 @@ export interface StartedJob {
   details: Record<string, unknown>;
   /** Settles when the job's process ends. Absent when the runtime cannot observe the end. */
   exited?: Promise<ExitStatus>;
-  /**
-   * `manage --upcoming`: the target does not exist yet, `pid` is 0, and this settles with the job once it has
-   * appeared (or rejects when the runtime stops waiting). The job is recorded as pending until then.
-   */
-  upcoming?: Promise<StartedJob>;
 }
 
 /** `cedana run <type>`. */
@@ -100,4 +95,10 @@ export interface Runtime {
   restore(spec: RestoreSpec): Promise<StartedJob>;
   /** Sends `signal` to the job. */
   kill(job: JobRef, signal: NodeJS.Signals): Promise<void>;
+  /**
+   * `restore <type>` without --path: writes a checkpoint the runtime keeps itself, named by its options (a
+   * containerd checkpoint image, say), into `dir` as an image directory with its cedana.json. Returns false when
+   * the options name none.
+   */
+  fetchCheckpoint?(options: Record<string, unknown>, dir: string): Promise<boolean>;
 }

@@ -2,7 +2,7 @@
  * The compressor and decompressor stream of each archive format.
  */
 import { PassThrough, type Transform } from 'node:stream';
-import { createDeflate, createGunzip, createGzip, createInflate, constants } from 'node:zlib';
+import { createDeflate, createGunzip, createGzip, createInflate, createZstdCompress, createZstdDecompress, constants } from 'node:zlib';
 import type { Compression } from '@cedana-ts/sdk';
 import { Lz4Compress, Lz4Decompress } from './lz4-stream';
 
@@ -19,6 +19,9 @@ export function compressor(format: ArchiveFormat): Transform {
       return createDeflate({ level: constants.Z_BEST_SPEED });
     case 'lz4':
       return new Lz4Compress();
+    case 'zstd':
+      // Level 1 and a frame checksum: a corrupted archive fails to decompress instead of restoring wrong pages.
+      return createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: 1, [constants.ZSTD_c_checksumFlag]: 1 } });
   }
 }
 
@@ -33,5 +36,7 @@ export function decompressor(format: ArchiveFormat): Transform {
       return createInflate();
     case 'lz4':
       return new Lz4Decompress();
+    case 'zstd':
+      return createZstdDecompress();
   }
 }

@@ -10,6 +10,7 @@ export const extensionOf: Record<Exclude<Compression, 'none'>, string> = {
   gzip: '.tar.gz',
   lz4: '.tar.lz4',
   zlib: '.tar.zlib',
+  zstd: '.tar.zst',
 };
 
 /** Bytes needed to recognise every format (a tar header is 512 bytes; "ustar" sits at 257). */
@@ -21,6 +22,7 @@ export function detectFormat(head: Buffer): Exclude<Compression, 'none'> | null 
   if (head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.length >= 4 && head.readUInt32LE(0) === 0x184d2204) return 'lz4';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
   if (head.length >= 2 && head[0] === 0x78 && ((head[0] << 8) | head[1]) % 31 === 0) return 'zlib';
   return null;
 }

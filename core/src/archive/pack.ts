@@ -40,6 +40,12 @@ async function fillTar(pack: tar.Pack, dir: string): Promise<void> {
       const entry = pack.entry({ ...header, type: 'file', size: st.size }, (err) => (err ? rej(err) : res()));
       const src = createReadStream(full);
       src.on('error', rej);
+      // When the output fails mid-archive (an upload cut off), the entry is destroyed with that error: handle it
+      // here, or it is an uncaught 'error' event that takes the daemon down.
+      entry.on('error', (err: Error) => {
+        src.destroy();
+        rej(err);
+      });
       src.pipe(entry);
     });
   }

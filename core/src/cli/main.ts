@@ -9,6 +9,7 @@ import { daemonCommand } from './commands/daemon';
 import { dumpCommand } from './commands/dump';
 import { attachPidCommand, jobAliases, jobCommand } from './commands/job';
 import { manageCommand } from './commands/manage';
+import { featuresCommand, pluginCommand } from './commands/plugin';
 import { restoreCommand } from './commands/restore';
 import { runCommand } from './commands/run';
 import { reportError } from './errors';
@@ -32,6 +33,7 @@ export async function main(args: string[]): Promise<number> {
     .command(daemonCommand)
     .command(attachPidCommand);
   for (const alias of jobAliases) parser.command(alias);
+  parser.command(pluginCommand).command(featuresCommand);
   parser
     .demandCommand(1, 'name a command; see cedana --help')
     .strict()

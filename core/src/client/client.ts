@@ -22,6 +22,8 @@ export interface Daemon {
   listCheckpoints(req: api.ListCheckpointsReq): Promise<api.ListCheckpointsResp>;
   healthCheck(req: api.HealthCheckReq): Promise<api.HealthCheckResp>;
   listPlugins(req: api.ListPluginsReq): Promise<api.ListPluginsResp>;
+  reloadPlugins(req: api.ReloadPluginsReq): Promise<api.ReloadPluginsResp>;
+  getFeatures(req: api.GetFeaturesReq): Promise<api.GetFeaturesResp>;
   /** The raw attach stream; its errors are gRPC errors (see fromServiceError). */
   attachStream(): ClientDuplexStream<api.AttachIn, api.AttachOut>;
   /** The address the client talks to, for messages. */
@@ -62,6 +64,8 @@ export function connectDaemon(opts: ClientOptions): Daemon {
     listCheckpoints: call(client.listCheckpoints),
     healthCheck: call(client.healthCheck),
     listPlugins: call(client.listPlugins),
+    reloadPlugins: call(client.reloadPlugins),
+    getFeatures: call(client.getFeatures),
     attachStream: () => client.attach(),
     address: opts.address,
     close: () => client.close(),

@@ -46,6 +46,13 @@ export const ConfigSchema = z.strictObject({
       bin_dir: z.string().min(1).default('/usr/local/bin'),
       /** Plugins (by `type.id` or id) whose failure stops the daemon. */
       required: z.array(z.string()).default([]),
+      /** The local plugin store: packed plugins (and their dependencies) that install with no registry. */
+      store: z.string().min(1).default('/usr/local/lib/cedana/store'),
+      /** An npm-compatible registry, asked after the store; empty: none (everything comes from the store). */
+      registry: z
+        .string()
+        .refine((u) => u === '' || /^https?:\/\/[^\s]+$/.test(u), 'an http:// or https:// URL, or empty for none')
+        .default(''),
     })
     .prefault({}),
   aws: z
@@ -77,6 +84,15 @@ export const ConfigSchema = z.strictObject({
   /** The containerd runtime plugin: containerd's gRPC socket and the namespace used when none is given. */
   containerd: z
     .strictObject({ address: z.string().min(1).default('/run/containerd/containerd.sock'), namespace: z.string().min(1).default('default') })
+    .prefault({}),
+  /** The cuda GPU plugin (see docs/gpu.md): the driver library, NVML, and how long driver calls may take. */
+  gpu: z
+    .strictObject({
+      library: z.string().min(1).default('libcuda.so.1'),
+      nvml_library: z.string().default('libnvidia-ml.so.1'),
+      lock_timeout_seconds: z.number().positive().max(3600).default(10),
+      timeout_seconds: z.number().positive().max(86_400).default(300),
+    })
     .prefault({}),
   /** The docker runtime plugin: the Docker Engine API socket. */
   docker: z.strictObject({ address: z.string().min(1).default('/var/run/docker.sock') }).prefault({}),

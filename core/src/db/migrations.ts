@@ -35,6 +35,12 @@ const migrations: Record<string, Migration> = {
       await sql`PRAGMA user_version = 1`.execute(db);
     },
   },
+  '0002_checkpoint_stats': {
+    async up(db: Kysely<unknown>) {
+      // JSON of the CheckpointStats message; null for checkpoints made before it existed.
+      await db.schema.alterTable('checkpoints').addColumn('stats', 'text').execute();
+    },
+  },
 };
 
 /** Serves the migrations above to kysely's Migrator. */

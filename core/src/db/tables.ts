@@ -27,6 +27,8 @@ export interface CheckpointTable {
   time: number;
   size: number;
   compression: string;
+  /** JSON of the dump's CheckpointStats, or null (older checkpoints). */
+  stats: string | null;
   seq: Generated<number>;
 }
 

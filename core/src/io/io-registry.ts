@@ -1,6 +1,7 @@
 /**
  * The open I/O of every attachable job in this daemon, by job id.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExitStatus } from '@cedana-ts/sdk';
 import { JobIO } from './job-io';
@@ -21,6 +22,14 @@ export class IoRegistry {
     const existing = this.byJid.get(jid);
     if (existing && existing.paths.dir === dir) return existing;
     existing?.close();
+    // A checkpoint restored as a new job keeps the FIFOs of the job it was: the new job takes over their
+    // daemon ends, with the output nobody has read yet. Two readers on one FIFO would split the stream.
+    for (const [other, io] of this.byJid) {
+      if (io.paths.dir !== dir) continue;
+      this.byJid.delete(other);
+      this.byJid.set(jid, io);
+      return io;
+    }
     const io = JobIO.open(dir);
     this.byJid.set(jid, io);
     return io;
@@ -34,9 +43,16 @@ export class IoRegistry {
     this.byJid.get(jid)?.exited(status);
   }
 
-  remove(jid: string): void {
-    this.byJid.get(jid)?.remove();
+  /**
+   * A job is deleted: closes its ends and removes its FIFOs — those open here, or those at `dir` (its recorded
+   * directory, which may not be open after a restart) — unless another job took them over.
+   */
+  remove(jid: string, dir?: string): void {
+    const io = this.byJid.get(jid);
     this.byJid.delete(jid);
+    const path = io?.paths.dir ?? dir;
+    io?.close();
+    if (path && ![...this.byJid.values()].some((other) => other.paths.dir === path)) rmSync(path, { recursive: true, force: true });
   }
 
   closeAll(): void {

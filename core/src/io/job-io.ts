@@ -8,11 +8,12 @@
  * its reader sees no end-of-file while the job is dumped; it closes them when the job exits, drains what is
  * left, and reports the exit to the attacher.
  */
-import { closeSync, constants, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { Socket } from 'node:net';
 import { CedanaError, ErrorCode, type ExitStatus } from '@cedana-ts/sdk';
 import { loadLibc } from '../proc/libc';
+import { Backlog } from './backlog';
 
 /** Output kept for the next attacher while nobody is attached. Older output is dropped past this. */
 const BACKLOG_BYTES = 8 * 1024 * 1024;
@@ -35,7 +36,8 @@ export function ioPaths(dir: string): IoPaths {
 
 /** Who receives a job's output while attached. */
 export interface Attacher {
-  output(stream: OutputStream, data: Buffer): void;
+  /** Takes output; false when it cannot take more for now: output then pauses until {@link Attachment.resume}. */
+  output(stream: OutputStream, data: Buffer): boolean | void;
   exit(status: ExitStatus): void;
 }
 
@@ -43,6 +45,8 @@ export interface Attacher {
 export interface Attachment {
   write(data: Buffer): void;
   endStdin(): void;
+  /** The attacher can take output again. */
+  resume(): void;
   detach(): void;
 }
 
@@ -57,10 +61,10 @@ export class JobIO {
   private readers: Socket[] = [];
   private keepers: number[] = [];
   private stdinWriter?: Socket;
-  private backlog: { stream: OutputStream; data: Buffer }[] = [];
-  private backlogBytes = 0;
+  private readonly backlog = new Backlog(BACKLOG_BYTES);
   private attacher?: Attacher;
   private exitStatus?: ExitStatus;
+  private endStatus?: ExitStatus;
   private ended = 0;
   private onDrained?: () => void;
 
@@ -105,10 +109,20 @@ export class JobIO {
   }
 
   private deliver(stream: OutputStream, data: Buffer): void {
-    if (this.attacher) return this.attacher.output(stream, data);
-    this.backlog.push({ stream, data });
-    this.backlogBytes += data.length;
-    while (this.backlogBytes > BACKLOG_BYTES && this.backlog.length > 1) this.backlogBytes -= this.backlog.shift()!.data.length;
+    if (this.attacher) {
+      // A slow attacher holds the job back, as a slow terminal would (the FIFO fills, the job's writes wait) —
+      // except once the job has ended: then everything left is read so that nothing is lost.
+      if (this.attacher.output(stream, data) === false && !this.endStatus) this.setPaused(true);
+      return;
+    }
+    this.backlog.push(stream, data);
+  }
+
+  private setPaused(paused: boolean): void {
+    for (const r of this.readers) {
+      if (paused) r.pause();
+      else r.resume();
+    }
   }
 
   private readerEnded(): void {
@@ -120,8 +134,9 @@ export class JobIO {
   attach(jid: string, attacher: Attacher): Attachment {
     if (this.attacher) throw new CedanaError(ErrorCode.AlreadyExists, `job ${jid} already has an attacher`, { hint: 'detach the other one first (Ctrl+C)' });
     this.attacher = attacher;
-    for (const { stream, data } of this.backlog.splice(0)) attacher.output(stream, data);
-    this.backlogBytes = 0;
+    let full = false;
+    for (const { stream, data } of this.backlog.take()) full = attacher.output(stream, data) === false || full;
+    if (full && !this.endStatus) this.setPaused(true);
     if (this.exitStatus) attacher.exit(this.exitStatus);
     return {
       write: (data) => {
@@ -133,8 +148,13 @@ export class JobIO {
         this.stdinWriter?.end();
         this.stdinWriter = undefined;
       },
+      resume: () => {
+        if (this.attacher === attacher) this.setPaused(false);
+      },
       detach: () => {
-        if (this.attacher === attacher) this.attacher = undefined;
+        if (this.attacher !== attacher) return;
+        this.attacher = undefined;
+        this.setPaused(false);
       },
     };
   }
@@ -143,9 +163,16 @@ export class JobIO {
     return this.attacher !== undefined;
   }
 
+  /** True once the job's exit was reported here (its last output may still be draining). */
+  get hasEnded(): boolean {
+    return this.endStatus !== undefined;
+  }
+
   /** The job ended: let the readers drain, then tell the attacher (or keep the status for the next one). */
   exited(status: ExitStatus): void {
     if (this.exitStatus) return;
+    this.endStatus = status;
+    this.setPaused(false);
     for (const fd of this.keepers.splice(0)) closeSync(fd);
     const report = () => {
       if (this.exitStatus) return;
@@ -168,11 +195,5 @@ export class JobIO {
   close(): void {
     for (const fd of this.keepers.splice(0)) closeSync(fd);
     this.closeReaders();
-  }
-
-  /** Closes and removes the FIFOs (job deleted). */
-  remove(): void {
-    this.close();
-    rmSync(this.paths.dir, { recursive: true, force: true });
   }
 }

@@ -31,12 +31,13 @@ export async function attachJob(s: Services, target: { jid?: string; pid?: numbe
     });
   }
   let jobIo = io.get(jid);
-  if (!jobIo) {
+  // A job that ended here still has output to give, and its exit code; one that is checkpointed has neither.
+  if (!jobIo?.hasEnded) {
     const status = await jobStatus({ pid: job.pid, host: job.host, cmdline: JSON.parse(job.cmdline) as string[] }, s.host);
     if (['halted', 'zombie', 'stale', 'remote'].includes(status)) {
       throw new CedanaError(ErrorCode.FailedPrecondition, `job ${jid} is not running (status: ${status})`, { hint: 'restore it with `cedana restore job --attach`' });
     }
-    jobIo = io.open(jid, dir);
+    jobIo ??= io.open(jid, dir);
   }
   return { jid, attachment: jobIo.attach(jid, sink) };
 }

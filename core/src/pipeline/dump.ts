@@ -25,13 +25,17 @@ import {
 } from '@cedana-ts/sdk';
 import { extensionOf } from '../archive/formats';
 import { packDirectory } from '../archive/pack';
-import type { Checkpoint } from '../generated/daemon';
+import type { Checkpoint, CheckpointStats } from '../generated/daemon';
+import type { JobRow } from '../db/tables';
 import { localPath } from '../storage/local';
 import { schemeOf } from '../storage/registry';
 import { requireJob, runtimeOptions } from './helpers';
 import { jobStatus } from '../proc/procfs';
 import type { Services } from './services';
 import { validate } from './validate';
+import { GpuDump } from './gpu';
+import { openShardedTarget, type ShardedTarget } from './sharded';
+import { readCriuDumpStats } from './criu-stats';
 
 /** Total size of the files under `dir`. */
 async function treeSize(dir: string): Promise<number> {
@@ -68,7 +72,22 @@ async function resolveTarget(s: Services, req: { jid?: string; type?: string; ta
   // A bare PID that belongs to a job is dumped as that job, so the checkpoint is recorded on it.
   const job = s.store && Number.isInteger(pid) ? await s.store.findJobByPid(pid, s.host) : undefined;
   if (job && job.type === type) return { type, jid: job.jid, ref: { jid: job.jid, pid, details: JSON.parse(job.details) as Record<string, unknown> } };
+  // Likewise a container id that belongs to a running job of that type (container runtimes record `details.id`).
+  const byContainer = s.store && !Number.isInteger(pid) ? await jobOfContainer(s, type, req.target!) : undefined;
+  if (byContainer) return { type, jid: byContainer.jid, ref: { jid: byContainer.jid, pid: byContainer.pid, details: JSON.parse(byContainer.details) as Record<string, unknown> } };
   return { type, ref: { jid: '', pid: Number.isInteger(pid) ? pid : 0, details: { target: req.target } } };
+}
+
+/** The running job of `type` on this host whose container id is `id`, if any. */
+async function jobOfContainer(s: Services, type: string, id: string): Promise<JobRow | undefined> {
+  for (const job of await s.store!.listJobs()) {
+    if (job.type !== type || job.host !== s.host) continue;
+    const details = JSON.parse(job.details) as { id?: unknown; name?: unknown };
+    if (details.id !== id && details.name !== id) continue;
+    const status = await jobStatus({ pid: job.pid, host: job.host, cmdline: JSON.parse(job.cmdline) as string[] }, s.host);
+    if (!['halted', 'zombie', 'stale', 'remote'].includes(status)) return job;
+  }
+  return undefined;
 }
 
 /** Where the checkpoint goes: the final URL and, for `none`, the local image directory. */
@@ -76,7 +95,7 @@ function destination(dir: string, name: string, compression: Compression): { url
   if (compression === 'none') {
     if (schemeOf(dir) !== 'file') {
       throw new CedanaError(ErrorCode.InvalidArgument, `--compression none writes a directory, which ${schemeOf(dir)}:// storage cannot hold`, {
-        hint: 'choose tar, gzip, lz4 or zlib',
+        hint: 'choose tar, gzip, lz4, zlib or zstd',
       });
     }
     return { url: join(localPath(dir), name), isDir: true };
@@ -88,6 +107,7 @@ function destination(dir: string, name: string, compression: Compression): { url
 /** Runs a dump; returns the recorded checkpoint. */
 export async function dump(s: Services, input: DumpRequest): Promise<Checkpoint> {
   const req = validate(DumpRequest, input, 'dump');
+  const started = performance.now();
   const target = await resolveTarget(s, req);
   const runtime = s.plugins.runtime(target.type);
   const options = runtimeOptions(runtime, req.options);
@@ -95,7 +115,10 @@ export async function dump(s: Services, input: DumpRequest): Promise<Checkpoint>
   const dir = req.dir ?? s.config.checkpoint.dir;
   const now = Date.now();
   const name = req.name ?? `dump-${target.type}-${target.jid ?? target.ref.pid}-${Math.floor(now / 1000)}`;
-  const dest = destination(dir, name, compression);
+  const streams = req.streams ?? s.config.checkpoint.streams;
+  // With --streams N the streamer plugin writes N shards in parallel (sharded.ts); otherwise one archive or dir.
+  const sharded: ShardedTarget | undefined = streams > 0 ? await openShardedTarget(s, dir, name, compression, streams) : undefined;
+  const dest = sharded ? { url: sharded.url, isDir: false } : destination(dir, name, compression);
   const criu: CriuOptions = {
     leaveRunning: req.leaveRunning || s.config.criu.leave_running,
     tcpEstablished: req.tcpEstablished,
@@ -107,7 +130,9 @@ export async function dump(s: Services, input: DumpRequest): Promise<Checkpoint>
   // Open the destination first: a bad --dir must fail before the process is frozen.
   let upload: Upload | undefined;
   let imagesDir: string;
-  if (dest.isDir) {
+  if (sharded) {
+    imagesDir = await mkdtemp(join(tmpdir(), 'cedana-dump-'));
+  } else if (dest.isDir) {
     const parent = dirname(dest.url);
     if (!(await stat(parent).catch(() => null))?.isDirectory()) throw new CedanaError(ErrorCode.NotFound, `directory ${parent} does not exist`, { hint: 'create it or choose another --dir' });
     if (await stat(dest.url).catch(() => null)) throw new CedanaError(ErrorCode.AlreadyExists, `${dest.url} exists already`, { hint: 'choose another --name' });
@@ -120,8 +145,14 @@ export async function dump(s: Services, input: DumpRequest): Promise<Checkpoint>
   s.exits.dumpStarted(target.ref.pid);
   let result: DumpResult | undefined;
   let processStopped = false;
+  let gpu: GpuDump | null = null;
   try {
-    result = await runtime.dump({ job: target.ref, imagesDir, criu, options });
+    // Device memory goes into host memory first, so that CRIU sees no GPU (see gpu.ts).
+    gpu = await GpuDump.begin(s, target.ref.pid, target.jid);
+    const dumpImages = () => runtime.dump({ job: target.ref, imagesDir, criu, options });
+    const criuStarted = performance.now();
+    result = gpu ? await gpu.around(dumpImages) : await dumpImages();
+    const criuMs = performance.now() - criuStarted;
     processStopped = !result.criu.leaveRunning;
     const meta: CheckpointMetadata = {
       version: 1,
@@ -133,10 +164,15 @@ export async function dump(s: Services, input: DumpRequest): Promise<Checkpoint>
       createdAt: now,
       criu: result.criu,
       details: result.details,
+      ...(gpu ? { gpu: gpu.info } : {}),
     };
     await writeFile(join(imagesDir, METADATA_FILE), JSON.stringify(meta, null, 2));
+    const rawBytes = await treeSize(imagesDir);
+    const writeStarted = performance.now();
     let size: number;
-    if (upload) {
+    if (sharded) {
+      size = await sharded.write(imagesDir);
+    } else if (upload) {
       await packDirectory(imagesDir, compression as Exclude<Compression, 'none'>, upload.stream);
       size = (await upload.commit()).size;
     } else {
@@ -144,13 +180,26 @@ export async function dump(s: Services, input: DumpRequest): Promise<Checkpoint>
       size = await treeSize(dest.url);
     }
     if (processStopped && s.reaper && result.pids) s.reaper.expectOrphans(result.pids.filter((p) => p !== target.ref.pid));
-    const ckpt = { id: randomUUID(), jid: target.jid ?? null, type: target.type, path: dest.url, time: now, size, compression };
-    if (s.store && target.jid) await s.store.insertCheckpoint(ckpt);
+    const criuStats = await readCriuDumpStats(dest.isDir ? dest.url : imagesDir);
+    const stats: CheckpointStats = {
+      freezeMs: criuStats?.freezeMs ?? 0,
+      frozenMs: criuStats?.frozenMs ?? 0,
+      criuMs,
+      writeMs: performance.now() - writeStarted,
+      totalMs: performance.now() - started,
+      rawBytes,
+      storedBytes: size,
+      streams: sharded ? streams : 0,
+    };
+    const ckpt = { id: randomUUID(), jid: target.jid ?? null, type: target.type, path: dest.url, time: now, size, compression, stats };
+    if (s.store && target.jid) await s.store.insertCheckpoint({ ...ckpt, stats: JSON.stringify(stats) });
+    await gpu?.record(s, target.jid);
     s.logger.info(`dumped ${target.jid ? `job ${target.jid}` : `PID ${target.ref.pid}`}`, { path: dest.url, size });
     return { ...ckpt, jid: ckpt.jid ?? '' };
   } catch (err) {
     await upload?.abort();
-    if (result && processStopped) await recoverAfterFailedArchive(s, target, imagesDir, result, err);
+    await sharded?.abort();
+    if (result && processStopped) await recoverAfterFailedArchive(s, target, imagesDir, result, err, gpu);
     throw err;
   } finally {
     s.exits.dumpEnded(target.ref.pid, processStopped);
@@ -159,13 +208,14 @@ export async function dump(s: Services, input: DumpRequest): Promise<Checkpoint>
 }
 
 /** CRIU stopped the process but the checkpoint could not be written: bring the process back from its images. */
-async function recoverAfterFailedArchive(s: Services, target: Target, imagesDir: string, result: DumpResult, cause: unknown): Promise<never> {
+async function recoverAfterFailedArchive(s: Services, target: Target, imagesDir: string, result: DumpResult, cause: unknown, gpu: GpuDump | null): Promise<never> {
   const runtime = s.plugins.runtime(target.type);
   const why = cause instanceof Error ? cause.message : String(cause);
   try {
     await s.reaper?.sweep();
     const meta = CheckpointMetadata.parse({ version: 1, type: target.type, runtimeVersion: '0.0.0', pid: target.ref.pid, host: s.host, createdAt: Date.now(), criu: result.criu, details: result.details });
     const started = await runtime.restore({ imagesDir, metadata: meta, criu: result.criu, options: {}, foreground: false });
+    await gpu?.afterRecovery(started.pid);
     if (s.store && target.jid) await s.store.updateJob(target.jid, { pid: started.pid });
     if (target.jid) s.exits.track(target.jid, started.pid, started.exited);
   } catch (restoreErr) {

@@ -4,9 +4,17 @@
 import type { ExitStatus, Logger } from '@cedana-ts/sdk';
 import type { JobStore } from '../db/job-store';
 
+/** One tracked process. */
+interface Tracked {
+  /** A dump ended it. */
+  dumped: boolean;
+}
+
 export class ExitMonitor {
-  /** PIDs being dumped: their end is the checkpoint's doing. */
-  private readonly dumping = new Set<number>();
+  /** The process each PID is tracked as now (a restore brings a new process back under an old PID). */
+  private readonly current = new Map<number, Tracked>();
+  /** PIDs being dumped, with the process being dumped: its end is the checkpoint's doing. */
+  private readonly dumping = new Map<number, Tracked | undefined>();
 
   constructor(
     private readonly store: JobStore | null,
@@ -19,9 +27,12 @@ export class ExitMonitor {
   track(jid: string, pid: number, exited: Promise<ExitStatus> | undefined): void {
     if (!exited || !this.store) return;
     const store = this.store;
+    const tracked: Tracked = { dumped: false };
+    this.current.set(pid, tracked);
     exited
       .then(async (status) => {
-        if (this.dumping.has(pid)) return;
+        if (this.current.get(pid) === tracked) this.current.delete(pid);
+        if (tracked.dumped || this.dumping.get(pid) === tracked) return;
         const job = await store.getJob(jid);
         if (!job || job.pid !== pid) return;
         await store.updateJob(jid, { exit_code: status.code, exit_signal: status.signal });
@@ -31,14 +42,19 @@ export class ExitMonitor {
       .catch((err: Error) => this.logger.warn(`recording exit of job ${jid}: ${err.message}`));
   }
 
-  /** Marks `pid` as being dumped until {@link done} is called. */
+  /** Marks `pid` as being dumped until {@link dumpEnded} is called. */
   dumpStarted(pid: number): void {
-    this.dumping.add(pid);
+    this.dumping.set(pid, this.current.get(pid));
   }
 
-  /** Ends the mark after a dump; when the process still runs (failure, leave-running) its exit counts again. */
+  /**
+   * Ends the mark after a dump. When the dump ended the process, its exit (whenever Node reports it) is not
+   * recorded — but that of a process restored under the same PID afterwards is. When it still runs (failure,
+   * leave-running) its exit counts again.
+   */
   dumpEnded(pid: number, processEnded: boolean): void {
-    if (!processEnded) this.dumping.delete(pid);
-    else setTimeout(() => this.dumping.delete(pid), 5_000).unref();
+    const dumped = this.dumping.get(pid);
+    this.dumping.delete(pid);
+    if (processEnded && dumped) dumped.dumped = true;
   }
 }

@@ -1,12 +1,13 @@
 /**
  * Turns job rows into what the API returns, with the status derived from the live process.
  */
-import type { Checkpoint, Job } from '../generated/daemon';
+import type { Checkpoint, CheckpointStats, Job } from '../generated/daemon';
 import type { CheckpointRow, JobRow } from '../db/tables';
 import { jobStatus } from '../proc/procfs';
 
 export function checkpointView(row: CheckpointRow): Checkpoint {
-  return { id: row.id, jid: row.jid ?? '', type: row.type, path: row.path, time: row.time, size: row.size, compression: row.compression };
+  const stats = row.stats ? (JSON.parse(row.stats) as CheckpointStats) : undefined;
+  return { id: row.id, jid: row.jid ?? '', type: row.type, path: row.path, time: row.time, size: row.size, compression: row.compression, ...(stats ? { stats } : {}) };
 }
 
 export async function jobView(row: JobRow, host: string, latest?: CheckpointRow): Promise<Job> {

@@ -9,6 +9,7 @@ import { checkpointView, jobView } from './job-view';
 import type { Services } from './services';
 import { validate } from './validate';
 import { stopJob } from './kill';
+import { ioDirOf } from './attach';
 
 function refOf(job: JobRow): JobRef {
   return { jid: job.jid, pid: job.pid, details: JSON.parse(job.details) as Record<string, unknown> };
@@ -58,7 +59,7 @@ export async function deleteJobs(s: Services, input: { jids?: string[]; all?: bo
     if (input.checkpoints) {
       for (const c of await store.checkpointsOf(job.jid)) await s.storage.for(c.path).delete(c.path);
     }
-    s.io?.remove(job.jid);
+    s.io?.remove(job.jid, ioDirOf(job.details));
     await store.deleteJob(job.jid);
     deleted.push(job.jid);
   }

@@ -8,6 +8,7 @@ import { jobView } from './job-view';
 import { randomJobName } from './names';
 import type { Services } from './services';
 import { validate } from './validate';
+import { requireGpu } from './gpu';
 
 const once = <T>(fn: () => Promise<T>): Promise<T> => fn();
 
@@ -32,6 +33,7 @@ export async function manageJob(s: Services, input: ManageRequest): Promise<Job>
   const store = requireStore(s);
   const runtime = s.plugins.runtime(req.type);
   const options = runtimeOptions(runtime, req.options);
+  if (req.gpuEnabled) requireGpu(s, 'a GPU job (--gpu-enabled)');
   if (req.jid && (await store.getJob(req.jid))) throw new CedanaError(ErrorCode.AlreadyExists, `job ${req.jid} exists already`, { hint: 'choose another --jid' });
   const started = await (req.upcoming ? waitForTarget : once)(() => runtime.manage({ jid: req.jid ?? '', target: req.target, options }), req.timeoutSeconds, req.target);
   const existing = await store.findJobByPid(started.pid, s.host);
@@ -52,7 +54,7 @@ export async function manageJob(s: Services, input: ManageRequest): Promise<Job>
     log: '',
     details: JSON.stringify(started.details),
     host: s.host,
-    gpu: 0,
+    gpu: req.gpuEnabled ? 1 : 0,
     created_at: Date.now(),
     exit_code: null,
     exit_signal: null,

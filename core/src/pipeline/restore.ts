@@ -29,6 +29,8 @@ import { jobView } from './job-view';
 import { randomJobName } from './names';
 import type { Services } from './services';
 import { validate } from './validate';
+import { GpuRestore, withGpuStats } from './gpu';
+import { readSharded, shardManifestAt } from './sharded';
 
 type Req = ReturnType<typeof RestoreRequest.parse>;
 
@@ -50,7 +52,9 @@ async function readMetadata(imagesDir: string, path: string): Promise<Checkpoint
 }
 
 async function openCheckpoint(s: Services, path: string): Promise<Opened> {
-  if (schemeOf(path) === 'file') {
+  // A sharded checkpoint (dump --streams N) is recognised by its manifest and read in parallel (sharded.ts).
+  const manifest = await shardManifestAt(s, path);
+  if (schemeOf(path) === 'file' && !manifest) {
     const st = await stat(localPath(path)).catch(() => null);
     if (!st) throw new CedanaError(ErrorCode.NotFound, `checkpoint ${path} does not exist`);
     if (st.isDirectory()) {
@@ -58,11 +62,12 @@ async function openCheckpoint(s: Services, path: string): Promise<Opened> {
       return { imagesDir, meta: await readMetadata(imagesDir, path), cleanup: async () => undefined };
     }
   }
-  const source = await s.storage.for(path).open(path);
+  const source = manifest ? null : await s.storage.for(path).open(path);
   const imagesDir = await mkdtemp(join(tmpdir(), 'cedana-restore-'));
   const cleanup = () => rm(imagesDir, { recursive: true, force: true });
   try {
-    await unpackArchive(source, imagesDir, path);
+    if (manifest) await readSharded(s, path, manifest, imagesDir);
+    else await unpackArchive(source!, imagesDir, path);
     return { imagesDir, meta: await readMetadata(imagesDir, path), cleanup };
   } catch (err) {
     await cleanup();
@@ -81,9 +86,31 @@ async function checkpointPath(s: Services, req: Req): Promise<string> {
 /** Called with the checkpoint's metadata once it is known good, just before the runtime restores it. */
 type Prepare = (meta: CheckpointMetadata) => Promise<void>;
 
+/**
+ * `restore <type>` without --path: a checkpoint the runtime holds itself, written into a scratch image directory
+ * (returned), or INVALID_ARGUMENT when the runtime holds none.
+ */
+async function fetchFromRuntime(s: Services, req: Req): Promise<string> {
+  const runtime = s.plugins.runtime(req.type!);
+  if (runtime.fetchCheckpoint) {
+    const dir = await mkdtemp(join(tmpdir(), 'cedana-restore-'));
+    const found = await runtime.fetchCheckpoint(runtimeOptions(runtime, req.options), dir).catch(async (err: unknown) => {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    });
+    if (found) return dir;
+    await rm(dir, { recursive: true, force: true });
+  }
+  throw new CedanaError(ErrorCode.InvalidArgument, `restore ${req.type} needs --path`, { hint: `cedana restore ${req.type} --path P` });
+}
+
 async function restoreWith(s: Services, req: Req, foreground: boolean, prepare?: Prepare): Promise<{ started: StartedJob; meta: CheckpointMetadata }> {
-  const path = await checkpointPath(s, req);
-  const opened = await openCheckpoint(s, path);
+  const fetched = req.path || req.jid ? undefined : await fetchFromRuntime(s, req);
+  const path = fetched ?? (await checkpointPath(s, req));
+  const opened = await openCheckpoint(s, path).catch(async (err: unknown) => {
+    if (fetched) await rm(fetched, { recursive: true, force: true });
+    throw err;
+  });
   try {
     const { meta } = opened;
     if (req.type && req.type !== meta.type) {
@@ -98,12 +125,16 @@ async function restoreWith(s: Services, req: Req, foreground: boolean, prepare?:
       fileLocks: meta.criu.fileLocks || req.fileLocks,
       shellJob: meta.criu.shellJob || req.shellJob,
     };
+    // GPU state: refused before CRIU runs when this machine cannot take it; restored after CRIU (see gpu.ts).
+    const gpu = await GpuRestore.prepare(s, meta, path);
     await prepare?.(meta);
     await s.reaper?.sweep();
     const started = await runtime.restore({ imagesDir: opened.imagesDir, metadata: meta, criu, options, foreground });
+    if (gpu) started.details = withGpuStats(started.details, gpu.stats(await gpu.after(started, runtime, s)));
     return { started, meta };
   } finally {
     await opened.cleanup();
+    if (fetched) await rm(fetched, { recursive: true, force: true });
   }
 }
 
@@ -115,7 +146,8 @@ export async function restore(s: Services, input: RestoreRequest): Promise<Job> 
   if (jid) {
     const job = await requireJob(s, jid);
     const status = await jobStatus({ pid: job.pid, host: job.host, cmdline: JSON.parse(job.cmdline) as string[] }, s.host);
-    if (!['halted', 'remote'].includes(status)) {
+    // A zombie is over too: a container's init, say, re-parented to an init that does not reap.
+    if (!['halted', 'zombie', 'remote'].includes(status)) {
       throw new CedanaError(ErrorCode.FailedPrecondition, `job ${jid} is still running (PID ${job.pid}, status: ${status})`, {
         hint: 'dump it (without --leave-running) or kill it before restoring',
       });
@@ -150,7 +182,7 @@ export async function restore(s: Services, input: RestoreRequest): Promise<Job> 
       log: typeof meta.details.log === 'string' ? meta.details.log : '',
       details: JSON.stringify(started.details),
       host: s.host,
-      gpu: 0,
+      gpu: meta.gpu ? 1 : 0,
       created_at: Date.now(),
       exit_code: null,
       exit_signal: null,

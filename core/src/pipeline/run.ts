@@ -9,6 +9,7 @@ import { jobView } from './job-view';
 import { randomJobName } from './names';
 import type { Services } from './services';
 import { validate } from './validate';
+import { requireGpu } from './gpu';
 
 /** Where a job's output goes unless `--log` says otherwise. */
 export function defaultLogPath(jid: string): string {
@@ -21,6 +22,7 @@ export async function runJob(s: Services, input: RunRequest): Promise<Job> {
   const store = requireStore(s);
   const runtime = s.plugins.runtime(req.type);
   const options = runtimeOptions(runtime, req.options);
+  if (req.gpuEnabled) requireGpu(s, 'a GPU job (--gpu-enabled)');
   let jid = req.jid;
   if (jid && (await store.getJob(jid))) {
     throw new CedanaError(ErrorCode.AlreadyExists, `job ${jid} exists already`, { hint: 'choose another --jid, or `cedana job delete` it' });
@@ -48,7 +50,7 @@ export async function runJob(s: Services, input: RunRequest): Promise<Job> {
     log: logPath,
     details: JSON.stringify(started.details),
     host: s.host,
-    gpu: 0,
+    gpu: req.gpuEnabled ? 1 : 0,
     created_at: Date.now(),
     exit_code: null,
     exit_signal: null,

@@ -6,4 +6,8 @@ export const BUILTIN_PLUGINS: readonly string[] = [
   '@cedana-ts/plugin-runc',
   '@cedana-ts/plugin-containerd',
   '@cedana-ts/plugin-docker',
+  '@cedana-ts/plugin-gpu',
+  '@cedana-ts/plugin-storage-s3',
+  '@cedana-ts/plugin-storage-gcs',
+  '@cedana-ts/plugin-streamer',
 ];

@@ -56,9 +56,12 @@ export async function installedCandidates(libDir: string): Promise<Candidate[]> 
   for (const base of [libDir, join(libDir, 'node_modules')]) {
     const entries = await readdir(base, { withFileTypes: true }).catch(() => []);
     for (const e of entries) {
-      if (!e.isDirectory() || e.name === 'node_modules' || e.name.startsWith('.')) continue;
+      // Installed plugins are symlinks to their install directories (packages/layout.ts).
+      if (!(e.isDirectory() || e.isSymbolicLink()) || e.name === 'node_modules' || e.name.startsWith('.')) continue;
       const dirs = e.name.startsWith('@')
-        ? (await readdir(join(base, e.name), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => join(base, e.name, d.name))
+        ? (await readdir(join(base, e.name), { withFileTypes: true }))
+            .filter((d) => (d.isDirectory() || d.isSymbolicLink()) && !d.name.startsWith('.'))
+            .map((d) => join(base, e.name, d.name))
         : [join(base, e.name)];
       for (const dir of dirs) {
         const c = await readCandidate(dir, 'installed');

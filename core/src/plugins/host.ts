@@ -3,6 +3,7 @@
  * Manifests are validated before any plugin code runs; one broken plugin is reported, never fatal, unless the
  * config marks it required. Loaded plugins live in their own child DI container.
  */
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
 import type { DependencyContainer } from 'tsyringe';
@@ -23,6 +24,7 @@ import {
 import type { Candidate } from './discover';
 import { builtinCandidates, installedCandidates } from './discover';
 import { BUILTIN_PLUGINS } from './builtin';
+import { linkSdk } from './sdk-link';
 
 /** What became of one plugin. */
 export interface PluginRecord {
@@ -64,13 +66,16 @@ export class PluginHost {
 
   constructor(private readonly opts: PluginHostOptions) {
     this.scope = opts.container.createChildContainer();
+    linkSdk();
   }
 
   /** Discovers, validates and initialises every plugin. Throws only when a required plugin is not ok. */
   async load(): Promise<PluginRecord[]> {
+    const installed = await installedCandidates(this.opts.libDir);
     const candidates = [
-      ...(await builtinCandidates(this.opts.builtins ?? BUILTIN_PLUGINS)),
-      ...(await installedCandidates(this.opts.libDir)),
+      // An installed package with a built-in's name replaces it: built-ins are upgraded like any plugin.
+      ...(await builtinCandidates(this.opts.builtins ?? BUILTIN_PLUGINS)).filter((b) => !installed.some((i) => i.name === b.name)),
+      ...installed,
     ];
     const taken = new Map<string, string>();
     const records: PluginRecord[] = [];
@@ -113,11 +118,14 @@ export class PluginHost {
     let def: PluginDefinition;
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const mod = require(join(c.root, m.main)) as { default?: PluginDefinition };
+      // The real path: an upgrade swaps the symlink of an installed plugin, and require's own realpath cache
+      // would still answer with the old target.
+      const mod = require(join(realpathSync(c.root), m.main)) as { default?: PluginDefinition };
       def = mod.default ?? (mod as unknown as PluginDefinition);
       if (typeof def?.init !== 'function') return done('error', 'its module exports no plugin definition (default export with init)');
     } catch (err) {
-      return done('error', `cannot load its code: ${(err as Error).message}`);
+      // The first line: Node appends the require stack, which says nothing about the plugin.
+      return done('error', `cannot load its code: ${String((err as Error).message).split('\n')[0]}`);
     }
     try {
       const ctx = { manifest: m, logger: this.opts.logger, settings: this.opts.settings, children: this.opts.children, config: this.opts.config };
@@ -126,7 +134,7 @@ export class PluginHost {
       this.scope.register(`plugin:${address}`, { useValue: instance });
       return done('ok', undefined, instance);
     } catch (err) {
-      if (err instanceof PluginSkipped) return done('skipped', err.message);
+      if (err instanceof PluginSkipped || (err as { code?: unknown })?.code === ErrorCode.PluginSkipped) return done('skipped', (err as Error).message);
       return done('error', `init failed: ${(err as Error).message}`);
     }
   }
@@ -153,6 +161,42 @@ export class PluginHost {
   /** The version of the plugin serving runtime `type`. */
   runtimeVersion(type: string): string {
     return this.ok().find((r) => r.manifest?.type === 'runtime' && r.manifest.id === type)?.manifest?.version ?? '0.0.0';
+  }
+
+  /**
+   * Loads every plugin again — new installs, removals, upgrades — and swaps the new set in, then closes the old
+   * instances (an operation already running finishes on the instance it started with). When a required plugin
+   * fails, the old set stays in use and the error is thrown.
+   */
+  async reload(): Promise<PluginRecord[]> {
+    const before = { records: this.records, scope: this.scope };
+    this.forgetInstalledCode();
+    this.scope = this.opts.container.createChildContainer();
+    try {
+      await this.load();
+    } catch (err) {
+      if (this.records !== before.records) await this.closeInstances(this.ok());
+      this.records = before.records;
+      this.scope = before.scope;
+      throw err;
+    }
+    await this.closeInstances(before.records.filter((r) => r.status === 'ok'));
+    return this.records;
+  }
+
+  /** Drops installed plugins' modules from require's cache, so a reload runs the code now on disk. */
+  private forgetInstalledCode(): void {
+    let root: string;
+    try {
+      root = `${realpathSync(this.opts.libDir)}/`;
+    } catch {
+      return;
+    }
+    for (const key of Object.keys(require.cache)) if (key.startsWith(root)) delete require.cache[key];
+  }
+
+  private async closeInstances(recs: PluginRecord[]): Promise<void> {
+    for (const r of recs) await r.instance?.close?.().catch((err: Error) => this.opts.logger.warn(`plugin ${r.name} close: ${err.message}`));
   }
 
   /** Closes every loaded plugin; safe to call twice. */

@@ -5,10 +5,12 @@
 import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall, UntypedHandleCall } from '@grpc/grpc-js';
 import { AttachOut, type AttachIn } from '../generated/daemon';
 import { attachJob } from '../pipeline/attach';
+import type { Attachment } from '../io/job-io';
 import type { DaemonServer } from '../generated/daemon';
 import { deleteJobs, killJobs, listCheckpoints, listJobs } from '../pipeline/jobs';
 import { dump } from '../pipeline/dump';
 import { healthCheck, pluginList } from '../pipeline/health';
+import { features, reloadPlugins } from '../pipeline/plugins';
 import { parseJsonObject } from '../pipeline/helpers';
 import { manageJob } from '../pipeline/manage';
 import { restore } from '../pipeline/restore';
@@ -40,11 +42,12 @@ export function handlers(s: Services): DaemonServer & Record<string, UntypedHand
         logPath: opt(r.logPath),
         pidFile: opt(r.pidFile),
         attachable: r.attachable,
+        gpuEnabled: r.gpuEnabled,
         options: parseJsonObject(r.optionsJson, 'options'),
       }),
     })),
     manage: unary(async (r) => ({
-      job: await manageJob(s, { type: r.type, target: r.target, jid: opt(r.jid), upcoming: r.upcoming, timeoutSeconds: r.timeoutSeconds || undefined, options: parseJsonObject(r.optionsJson, 'options') }),
+      job: await manageJob(s, { type: r.type, target: r.target, jid: opt(r.jid), upcoming: r.upcoming, timeoutSeconds: r.timeoutSeconds || undefined, gpuEnabled: r.gpuEnabled, options: parseJsonObject(r.optionsJson, 'options') }),
     })),
     dump: unary(async (r) => ({
       checkpoint: await dump(s, {
@@ -58,6 +61,7 @@ export function handlers(s: Services): DaemonServer & Record<string, UntypedHand
         tcpEstablished: r.tcpEstablished,
         fileLocks: r.fileLocks,
         shellJob: r.shellJob,
+        streams: r.streams || undefined,
         options: parseJsonObject(r.optionsJson, 'options'),
       }),
     })),
@@ -75,45 +79,79 @@ export function handlers(s: Services): DaemonServer & Record<string, UntypedHand
       }),
     })),
     listJobs: unary(async (r) => ({ jobs: await listJobs(s, r.jids) })),
-    killJobs: unary(async (r) => ({ jids: await killJobs(s, { jids: r.jids, all: r.all, signal: opt(r.signal), graceSeconds: r.graceSeconds || undefined }) })),
+    killJobs: unary(async (r) => ({ jids: await killJobs(s, { jids: r.jids, all: r.all, signal: opt(r.signal), graceSeconds: r.graceSeconds }) })),
     deleteJobs: unary(async (r) => ({ jids: await deleteJobs(s, { jids: r.jids, all: r.all, checkpoints: r.checkpoints }) })),
     listCheckpoints: unary(async (r) => ({ checkpoints: await listCheckpoints(s, r.jid) })),
     healthCheck: unary(async () => ({ results: await healthCheck(s) })),
     listPlugins: unary(async () => ({ plugins: pluginList(s) })),
+    reloadPlugins: unary(async () => ({ plugins: await reloadPlugins(s) })),
+    getFeatures: unary(async () => features(s)),
     attach: (call: ServerDuplexStream<AttachIn, AttachOut>) => serveAttach(s, call),
   };
 }
 
-/** One attach session: the first message names the job; then stdin flows in and output flows out until exit. */
+/**
+ * One attach session: the first message names the job; then stdin flows in and output flows out until exit.
+ * The client half-closes to detach: we detach, send what was already on its way, and end the call, so no
+ * output is lost between two attachers. Output pauses while the client cannot take more.
+ */
 function serveAttach(s: Services, call: ServerDuplexStream<AttachIn, AttachOut>): void {
-  let attachment: { write(d: Buffer): void; endStdin(): void; detach(): void } | undefined;
+  let attachment: Attachment | undefined;
   let starting = false;
+  let over = false;
+  let waitingForDrain = false;
   const pending: AttachIn[] = [];
   const feed = (msg: AttachIn) => {
     if (msg.stdin && msg.stdin.length > 0) attachment!.write(Buffer.from(msg.stdin));
     if (msg.stdinEof) attachment!.endStdin();
+  };
+  const send = (msg: AttachOut): boolean => {
+    if (over || call.write(msg)) return true;
+    if (!waitingForDrain) {
+      waitingForDrain = true;
+      call.once('drain', () => {
+        waitingForDrain = false;
+        attachment?.resume();
+      });
+    }
+    return false;
   };
   call.on('data', (msg: AttachIn) => {
     if (attachment) return feed(msg);
     if (starting) return void pending.push(msg);
     starting = true;
     attachJob(s, { jid: opt(msg.jid), pid: msg.pid || undefined }, {
-      output: (stream, data) => call.write(AttachOut.fromPartial(stream === 'stdout' ? { stdout: data } : { stderr: data })),
+      output: (stream, data) => send(AttachOut.fromPartial(stream === 'stdout' ? { stdout: data } : { stderr: data })),
       exit: (status) => {
-        call.write(AttachOut.fromPartial({ exited: true, exitCode: status.code ?? 0, exitSignal: status.signal ?? '' }));
+        // code and signal both unknown: the job was not this daemon's child (started before a restart).
+        send(AttachOut.fromPartial({ exited: true, exitCode: status.code ?? (status.signal ? 0 : -1), exitSignal: status.signal ?? '' }));
+        over = true;
         call.end();
       },
     }).then(
       (r) => {
         attachment = r.attachment;
+        if (over) return attachment.detach();
+        if (!waitingForDrain) attachment.resume();
         feed(msg);
         for (const m of pending.splice(0)) feed(m);
       },
-      (err: unknown) => call.emit('error', toServiceError(err)),
+      (err: unknown) => {
+        if (over) return;
+        over = true;
+        call.emit('error', toServiceError(err));
+      },
     );
   });
-  const detach = () => attachment?.detach();
-  call.on('end', detach);
+  const detach = () => {
+    attachment?.detach();
+    over = true;
+  };
+  call.on('end', () => {
+    const wasOver = over;
+    detach();
+    if (!wasOver) call.end();
+  });
   call.on('cancelled', detach);
   call.on('close', detach);
 }

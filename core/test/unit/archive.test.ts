@@ -10,15 +10,15 @@ import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
-import { gzipSync, deflateSync } from 'node:zlib';
+import { gzipSync, deflateSync, zstdCompressSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import { detectFormat, extensionOf, SNIFF_BYTES } from '../../src/archive/formats';
 import { packDirectory } from '../../src/archive/pack';
 import { safeTarget, unpackArchive } from '../../src/archive/unpack';
 
-type Format = 'tar' | 'gzip' | 'lz4' | 'zlib';
-const FORMATS: Format[] = ['tar', 'gzip', 'lz4', 'zlib'];
+type Format = 'tar' | 'gzip' | 'lz4' | 'zlib' | 'zstd';
+const FORMATS: Format[] = ['tar', 'gzip', 'lz4', 'zlib', 'zstd'];
 
 /** Every file under `dir` (relative path → sha256), and every directory (→ 'dir'). */
 function tree(dir: string, root = dir, out: Record<string, string> = {}): Record<string, string> {
@@ -115,6 +115,7 @@ describe('archive formats', function () {
       assert.equal(detectFormat(deflateSync(tarBytes).subarray(0, SNIFF_BYTES)), 'zlib');
       assert.equal(detectFormat(deflateSync(tarBytes, { level: 9 }).subarray(0, SNIFF_BYTES)), 'zlib');
       assert.equal(detectFormat(Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7])), 'lz4');
+      assert.equal(detectFormat(zstdCompressSync(tarBytes).subarray(0, SNIFF_BYTES)), 'zstd');
     });
 
     it('recognises what pack writes, for every format', async function () {
@@ -288,7 +289,7 @@ describe('archive formats', function () {
       });
     }
 
-    for (const format of ['gzip', 'lz4', 'zlib'] as const) {
+    for (const format of ['gzip', 'lz4', 'zlib', 'zstd'] as const) {
       it(`fails on a ${format} archive with bytes flipped in the middle`, async function () {
         const file = join(work, `flip${extensionOf[format]}`);
         await packTo(src, format, file);

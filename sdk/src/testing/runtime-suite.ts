@@ -7,7 +7,6 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CheckpointMetadata, CriuOptions } from '../checkpoint';
-import { ErrorCode } from '../errors';
 import type { PluginManifest } from '../manifest';
 import { Feature, type PluginInstance } from '../plugin';
 import type { JobRef, Runtime, RunSpec, StartedJob } from '../runtime';
@@ -22,7 +21,9 @@ export interface RuntimeSuiteOptions {
   setup(): Promise<PluginInstance>;
   /**
    * A job that runs until killed and keeps making progress: the RunSpec fields that differ from the defaults
-   * (`args` for `process`, `options` for container runtimes). `logPath` is where its output should go.
+   * (`args` for `process`, `options` for container runtimes). `logPath` is where its output should go. Make it
+   * one process: the test process is no child subreaper (the daemon is), so a child the dump kills would stay a
+   * zombie where PID 1 does not reap, and hold the PID the restore needs.
    */
   workload(jid: string, logPath: string): Partial<RunSpec>;
   /** How far the job has got, a number that grows while it runs; default: the size of its log file. */
@@ -228,5 +229,3 @@ export function runtimeSuite(api: SuiteApi, opts: RuntimeSuiteOptions): void {
     },
   );
 }
-
-export { ErrorCode };

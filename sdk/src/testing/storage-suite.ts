@@ -19,6 +19,11 @@ export interface StorageSuiteOptions {
    * a fresh prefix below it and deletes what it wrote.
    */
   setup(): Promise<{ storage: Storage; base: string }>;
+  /**
+   * Called with the fresh prefix before any check, for storages whose prefixes are real directories (local disk:
+   * `mkdir`). Object stores need nothing.
+   */
+  makePrefix?(prefix: string): Promise<void>;
   /** Size of the large object, which a streaming backend must upload in several parts; default 12 MiB. */
   largeBytes?: number;
   /** Per check; default 60 s. */
@@ -109,11 +114,11 @@ export function storageChecks(): Check<StorageCtx>[] {
     {
       name: 'list returns the objects under a prefix with their sizes, and nothing else',
       async run({ storage, prefix }) {
-        for (const [name, size] of [['a/one.bin', 10], ['a/two.bin', 20], ['b/three.bin', 30]] as const) {
+        for (const [name, size] of [['list-a-one.bin', 10], ['list-a-two.bin', 20], ['list-b.bin', 30]] as const) {
           await (await write(storage, `${prefix}${name}`, [randomBytes(size)])).commit();
         }
-        const under = (await storage.list(`${prefix}a/`)).map((o) => [o.url, o.size]).sort();
-        assert.deepEqual(under, [[`${prefix}a/one.bin`, 10], [`${prefix}a/two.bin`, 20]]);
+        const under = (await storage.list(`${prefix}list-a-`)).map((o) => [o.url, o.size]).sort();
+        assert.deepEqual(under, [[`${prefix}list-a-one.bin`, 10], [`${prefix}list-a-two.bin`, 20]]);
       },
     },
     {
@@ -152,7 +157,9 @@ export function storageSuite(api: SuiteApi, opts: StorageSuiteOptions): void {
       const made = await opts.setup();
       storage = made.storage;
       assert.ok(made.base.endsWith('/'), `the base URL must end in '/': ${made.base}`);
-      return { storage: made.storage, prefix: `${made.base}conformance-${randomBytes(4).toString('hex')}/`, largeBytes: opts.largeBytes ?? 12 << 20 };
+      const prefix = `${made.base}conformance-${randomBytes(4).toString('hex')}/`;
+      await opts.makePrefix?.(prefix);
+      return { storage: made.storage, prefix, largeBytes: opts.largeBytes ?? 12 << 20 };
     },
     storageChecks(),
     async (ctx) => {

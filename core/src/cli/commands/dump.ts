@@ -6,7 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { absolute, daemonFrom, GLOBAL_FLAGS, type GlobalArgs } from '../context';
 import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
 
-const DUMP_FLAGS = [...GLOBAL_FLAGS, 'type', 'target', 'dir', 'd', 'name', 'compression', 'leave-running', 'tcp-established', 'file-locks', 'shell-job'];
+const DUMP_FLAGS = [...GLOBAL_FLAGS, 'type', 'target', 'dir', 'd', 'name', 'compression', 'streams', 'leave-running', 'tcp-established', 'file-locks', 'shell-job'];
 
 interface DumpArgs extends GlobalArgs {
   type: string;
@@ -14,6 +14,7 @@ interface DumpArgs extends GlobalArgs {
   dir?: string;
   name?: string;
   compression?: string;
+  streams?: number;
   'leave-running'?: boolean;
   'tcp-established'?: boolean;
   'file-locks'?: boolean;
@@ -29,7 +30,8 @@ export const dumpCommand: CommandModule<GlobalArgs, DumpArgs> = {
       .positional('target', { type: 'string', demandOption: true, describe: 'JID, PID or container id' })
       .option('dir', { alias: 'd', type: 'string', describe: 'directory or storage URL (default: checkpoint.dir)' })
       .option('name', { type: 'string', describe: 'checkpoint name (default: dump-<type>-<id>-<time>)' })
-      .option('compression', { type: 'string', describe: 'none, tar, gzip, lz4 or zlib (default: checkpoint.compression)' })
+      .option('compression', { type: 'string', describe: 'none, tar, gzip, lz4, zlib or zstd (default: checkpoint.compression)' })
+      .option('streams', { type: 'number', describe: 'write N shards compressed in parallel (default: checkpoint.streams; 0: one archive)' })
       .option('leave-running', { type: 'boolean', describe: 'keep the process running after the dump' })
       .option('tcp-established', { type: 'boolean', describe: 'checkpoint established TCP connections' })
       .option('file-locks', { type: 'boolean', describe: 'checkpoint file locks' })
@@ -45,6 +47,7 @@ export const dumpCommand: CommandModule<GlobalArgs, DumpArgs> = {
         dir: absolute(argv.dir) ?? '',
         name: argv.name ?? '',
         compression: argv.compression ?? '',
+        streams: argv.streams ?? 0,
         leaveRunning: argv['leave-running'] ?? false,
         tcpEstablished: argv['tcp-established'] ?? false,
         fileLocks: argv['file-locks'] ?? false,

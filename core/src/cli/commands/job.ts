@@ -77,7 +77,7 @@ const kill: CommandModule<GlobalArgs, JidsArgs> = {
       .option('grace', { type: 'number', describe: 'seconds between TERM and KILL (default 10)' }) as Argv<JidsArgs>,
   handler: (argv) =>
     withDaemon(argv, async (d) => {
-      const { jids } = await d.killJobs({ jids: (argv.jids ?? []).map(String), all: argv.all ?? false, signal: argv.signal ?? '', graceSeconds: argv.grace ?? 0 });
+      const { jids } = await d.killJobs({ jids: (argv.jids ?? []).map(String), all: argv.all ?? false, signal: argv.signal ?? '', graceSeconds: argv.grace });
       for (const jid of jids) console.log(`Killed job ${jid}`);
     }),
 };
@@ -103,7 +103,10 @@ const checkpoints: CommandModule<GlobalArgs, OneJidArgs> = {
       const { checkpoints: list } = await d.listCheckpoints({ jid: String(argv.jid) });
       if (argv.json) return console.log(JSON.stringify(list, null, 2));
       if (list.length === 0) return console.log(`No checkpoints found for job ${argv.jid}`);
-      console.log(table(['ID', 'Time', 'Size', 'Path'], list.map((c) => [c.id, dateTime(c.time), formatSize(c.size), c.path]), ['Size']));
+      // Stats columns (like Podman's --print-stats) read "-" for checkpoints made before stats were recorded.
+      const ms = (v: number | undefined) => (v === undefined ? '-' : `${Math.round(v)} ms`);
+      const rows = list.map((c) => [c.id, dateTime(c.time), formatSize(c.size), c.stats ? formatSize(c.stats.rawBytes) : '-', ms(c.stats?.freezeMs), ms(c.stats?.criuMs), ms(c.stats?.totalMs), c.path]);
+      console.log(table(['ID', 'Time', 'Size', 'Raw', 'Freeze', 'CRIU', 'Total', 'Path'], rows, ['Size', 'Raw', 'Freeze', 'CRIU', 'Total']));
     }),
 };
 
@@ -124,7 +127,7 @@ const inspect: CommandModule<GlobalArgs, OneJidArgs> = {
         ...rest,
         createdAt: new Date(job.createdAt).toISOString(),
         details: JSON.parse(detailsJson || '{}') as Record<string, unknown>,
-        exitCode: job.exited ? job.exitCode : undefined,
+        exitCode: job.exited && !job.exitSignal ? job.exitCode : undefined,
         exitSignal: job.exitSignal || undefined,
         latestCheckpoint: job.latestCheckpoint ? { ...job.latestCheckpoint, time: new Date(job.latestCheckpoint.time).toISOString() } : undefined,
       };
@@ -147,19 +150,23 @@ const attach: CommandModule<GlobalArgs, OneJidArgs> = {
 };
 
 interface PidArgs extends GlobalArgs {
-  pid: number;
+  pid: string;
 }
 
 /** `cedana attach <PID>`: the same, by the job's PID. */
 export const attachPidCommand: CommandModule<GlobalArgs, PidArgs> = {
   command: 'attach <pid>',
   describe: 'Attach to the attachable job with this PID',
-  builder: (y) => y.positional('pid', { type: 'number', demandOption: true }) as Argv<PidArgs>,
+  // A string, not a number: yargs would turn `abc` into NaN before we could quote it back.
+  builder: (y) => y.positional('pid', { type: 'string', demandOption: true }) as Argv<PidArgs>,
   handler: async (argv) => {
-    if (!Number.isInteger(argv.pid) || argv.pid <= 0) throw new CedanaError(ErrorCode.InvalidArgument, `'${String(argv.pid)}' is not a PID`, { hint: 'cedana attach <PID>, or cedana job attach <JID>' });
+    const pid = Number(argv.pid);
+    if (!/^\d+$/.test(String(argv.pid)) || !Number.isSafeInteger(pid) || pid <= 0) {
+      throw new CedanaError(ErrorCode.InvalidArgument, `'${String(argv.pid)}' is not a PID`, { hint: 'cedana attach <PID>, or cedana job attach <JID>' });
+    }
     const daemon = daemonFrom(argv);
     try {
-      process.exitCode = await attachTerminal(daemon, { pid: argv.pid }, `PID ${argv.pid}`);
+      process.exitCode = await attachTerminal(daemon, { pid }, `PID ${pid}`);
     } finally {
       daemon.close();
     }

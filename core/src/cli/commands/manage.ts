@@ -5,7 +5,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { daemonFrom, GLOBAL_FLAGS, type GlobalArgs } from '../context';
 import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
 
-const MANAGE_FLAGS = [...GLOBAL_FLAGS, 'type', 'target', 'jid', 'j', 'upcoming', 'timeout'];
+const MANAGE_FLAGS = [...GLOBAL_FLAGS, 'type', 'target', 'jid', 'j', 'upcoming', 'timeout', 'gpu-enabled'];
 
 interface ManageArgs extends GlobalArgs {
   type: string;
@@ -13,6 +13,7 @@ interface ManageArgs extends GlobalArgs {
   jid?: string;
   upcoming?: boolean;
   timeout?: number;
+  'gpu-enabled'?: boolean;
 }
 
 export const manageCommand: CommandModule<GlobalArgs, ManageArgs> = {
@@ -24,11 +25,12 @@ export const manageCommand: CommandModule<GlobalArgs, ManageArgs> = {
       .positional('target', { type: 'string', demandOption: true, describe: 'PID, pid file or process name (or a container id)' })
       .option('jid', { alias: 'j', type: 'string', describe: 'job id (default: a random name)' })
       .option('upcoming', { type: 'boolean', describe: 'wait for the target to appear (process: a name or a pid file)' })
-      .option('timeout', { type: 'number', describe: 'seconds to wait with --upcoming (default 60)' }) as Argv<ManageArgs>,
+      .option('timeout', { type: 'number', describe: 'seconds to wait with --upcoming (default 60)' })
+      .option('gpu-enabled', { type: 'boolean', describe: 'a GPU job: its dumps checkpoint device memory (needs the GPU plugin)' }) as Argv<ManageArgs>,
   handler: async (argv) => {
     const daemon = daemonFrom(argv);
     try {
-      const { job } = await daemon.manage({ type: argv.type, target: String(argv.target), jid: argv.jid ?? '', upcoming: argv.upcoming ?? false, timeoutSeconds: argv.timeout ?? 0, optionsJson: JSON.stringify(runtimeOptionsOf(argv, MANAGE_FLAGS)) });
+      const { job } = await daemon.manage({ type: argv.type, target: String(argv.target), jid: argv.jid ?? '', upcoming: argv.upcoming ?? false, timeoutSeconds: argv.timeout ?? 0, gpuEnabled: argv['gpu-enabled'] ?? false, optionsJson: JSON.stringify(runtimeOptionsOf(argv, MANAGE_FLAGS)) });
       console.log(`Managing ${job!.type} PID ${job!.pid}`);
     } finally {
       daemon.close();

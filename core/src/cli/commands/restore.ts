@@ -42,7 +42,8 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
     const isJob = argv.type === 'job';
     if (isJob && !argv.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job needs a JID', { hint: 'cedana restore job <JID>' });
     if (!isJob && argv.jid) throw new CedanaError(ErrorCode.InvalidArgument, `unexpected argument '${argv.jid}'`, { hint: `cedana restore ${argv.type} --path P` });
-    if (!isJob && !argv.path) throw new CedanaError(ErrorCode.InvalidArgument, `restore ${argv.type} needs --path`, { hint: `cedana restore ${argv.type} --path P` });
+    // Without --path but with runtime flags (restore containerd --image REF) the runtime may hold the checkpoint.
+    if (!isJob && !argv.path && Object.keys(runtimeOptionsOf(argv, RESTORE_FLAGS)).length === 0) throw new CedanaError(ErrorCode.InvalidArgument, `restore ${argv.type} needs --path`, { hint: `cedana restore ${argv.type} --path P` });
     const request = {
       jid: isJob ? argv.jid : undefined,
       type: isJob ? undefined : argv.type,

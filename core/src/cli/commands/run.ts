@@ -17,6 +17,7 @@ interface RunArgs extends GlobalArgs {
   'no-server'?: boolean;
   attach?: boolean;
   attachable?: boolean;
+  'gpu-enabled'?: boolean;
 }
 
 /** The command line: positional words, then everything after `--`. */
@@ -28,7 +29,7 @@ function envStrings(): Record<string, string> {
   return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
-const RUN_FLAGS = [...GLOBAL_FLAGS, 'type', 'args', 'jid', 'j', 'log', 'o', 'out', 'pid-file', 'no-server', 'attach', 'a', 'attachable'];
+const RUN_FLAGS = [...GLOBAL_FLAGS, 'type', 'args', 'jid', 'j', 'log', 'o', 'out', 'pid-file', 'no-server', 'attach', 'a', 'attachable', 'gpu-enabled'];
 
 export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
   command: 'run <type> [args..]',
@@ -43,6 +44,7 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       .option('no-server', { type: 'boolean', describe: 'run in the foreground without the daemon' })
       .option('attach', { alias: 'a', type: 'boolean', describe: 'stream the job’s stdio here; Ctrl+C detaches' })
       .option('attachable', { type: 'boolean', describe: 'stdio through the daemon, to attach to later' })
+      .option('gpu-enabled', { type: 'boolean', describe: 'a GPU job: its dumps checkpoint device memory (needs the GPU plugin)' })
       .conflicts('attach', 'log')
       .conflicts('attachable', 'log')
       .epilogue('Other --flags are options of the runtime (see its plugin docs).') as Argv<RunArgs>,
@@ -69,7 +71,7 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
     }
     const daemon = daemonFrom(argv);
     try {
-      const { job } = await daemon.run({ ...request, jid: request.jid ?? '', logPath: request.logPath ?? '', pidFile: request.pidFile ?? '', optionsJson: JSON.stringify(request.options), attachable: Boolean(argv.attach || argv.attachable) });
+      const { job } = await daemon.run({ ...request, jid: request.jid ?? '', logPath: request.logPath ?? '', pidFile: request.pidFile ?? '', optionsJson: JSON.stringify(request.options), attachable: Boolean(argv.attach || argv.attachable), gpuEnabled: argv['gpu-enabled'] ?? false });
       if (argv.attach) {
         process.exitCode = await attachTerminal(daemon, { jid: job!.jid }, `job ${job!.jid}`);
         return;

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""
+cedana-ts checkpoint benchmark (issue #7). Not a test: run `bash bench/run.sh` as root on a quiet machine.
+
+One python job holding BENCH_MIB MiB of written, realistic heap (dicts, strings, floats — not zeros, not random
+bytes) runs under a private daemon. In the same run, on the same process, each round does:
+  raw `criu dump` + raw `criu restore` (the floor), then `cedana dump job` / `cedana restore job` with
+  compression none, lz4, lz4 --streams 2, zstd, gzip, zlib, zstd --streams 2.
+Medians of BENCH_REPS rounds and ratios are printed, and written as JSON to bench/results.json.
+Also: the daemon's CPU time per GB captured, `cedana ps` with 10,000 jobs in the DB, and the daemon's idle RSS.
+"""
+import json, os, shutil, signal, sqlite3, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLI = os.path.join(ROOT, "core", "bin", "cedana")
+MIB = int(os.environ.get("BENCH_MIB", "1024"))
+REPS = int(os.environ.get("BENCH_REPS", "5"))
+CRIU = shutil.which("criu") or "/usr/local/sbin/criu"
+NODE = shutil.which("node")
+
+work = tempfile.mkdtemp(prefix="cedana-bench-")
+env = dict(os.environ,
+           CEDANA_CONFIG_DIR=f"{work}/config", CEDANA_ADDRESS=f"{work}/cedana.sock", CEDANA_DB_PATH=f"{work}/cedana.db",
+           CEDANA_CHECKPOINT_DIR=f"{work}/ckpt", CEDANA_PLUGINS_LIB_DIR=f"{work}/plugins", CEDANA_LOG_LEVEL="warn")
+os.makedirs(f"{work}/ckpt")
+
+HEAP = r'''
+import sys, time, random
+random.seed(1)
+target = int(sys.argv[1]) * 1024 * 1024
+names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
+heap, approx = [], 0
+while approx < target:
+    i = len(heap)
+    heap.append({"id": i, "name": random.choice(names) + str(i), "score": random.random() * 100,
+                 "tags": [random.choice(names) for _ in range(3)], "payload": ("row-%d;" % i) * 8})
+    approx += 700
+print("ready", flush=True)
+n = 0
+while True:
+    n += 1
+    time.sleep(0.2)
+'''
+
+def cli(*args):
+    t0 = time.perf_counter()
+    r = subprocess.run([NODE, CLI, *args], env=env, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if r.returncode != 0:
+        sys.exit(f"cedana {' '.join(args)} failed: {r.stderr}")
+    return r.stdout, dt
+
+def cpu_seconds(pid):
+    # utime + stime of the daemon and its threads (the compressing workers), in seconds.
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+def rss_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+def drop_caches():
+    subprocess.run(["sync"])
+    open("/proc/sys/vm/drop_caches", "w").write("3")
+
+def main():
+    daemon = subprocess.Popen([NODE, CLI, "daemon", "start"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not os.path.exists(env["CEDANA_ADDRESS"]):
+        time.sleep(0.05)
+    time.sleep(2)
+    idle_rss = rss_mib(daemon.pid)
+    script = f"{work}/heap.py"
+    open(script, "w").write(HEAP)
+    log = f"{work}/heap.log"
+    out, _ = cli("run", "process", "--jid", "heap", "--log", log, "--", sys.executable, script, str(MIB))
+    pid = int(out.split()[-1])
+    while "ready" not in open(log).read():
+        time.sleep(0.5)
+    rss = rss_mib(pid)
+    print(f"job PID {pid}: {rss:.0f} MiB resident; daemon idle RSS {idle_rss:.1f} MiB; {REPS} rounds", flush=True)
+
+    modes = [("none", 0), ("lz4", 0), ("lz4", 2), ("zstd", 0), ("zstd", 2), ("gzip", 0), ("zlib", 0)]
+    res = {"raw_dump": [], "raw_restore": []}
+    for r in range(REPS):
+        d = f"{work}/raw-{r}"
+        os.makedirs(d)
+        drop_caches()
+        t0 = time.perf_counter()
+        subprocess.run([CRIU, "dump", "-t", str(pid), "-D", d, "-o", "dump.log", "-v4"], check=True)
+        res["raw_dump"].append(time.perf_counter() - t0)
+        raw_bytes = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+        drop_caches()
+        t0 = time.perf_counter()
+        subprocess.run([CRIU, "restore", "-D", d, "-o", "restore.log", "-v4", "--restore-detached", "--pidfile", f"{d}/pid"], check=True)
+        res["raw_restore"].append(time.perf_counter() - t0)
+        shutil.rmtree(d)
+        for comp, streams in modes:
+            key = f"{comp}x{streams}" if streams else comp
+            drop_caches()
+            c0 = cpu_seconds(daemon.pid)
+            out, dt = cli("dump", "job", "heap", "--compression", comp, "--streams", str(streams), "--name", f"{key}-{r}")
+            cpu = cpu_seconds(daemon.pid) - c0
+            ck = json.loads(cli("job", "checkpoints", "heap", "--json")[0])[0]
+            drop_caches()
+            _, rt = cli("restore", "job", "heap")
+            res.setdefault(f"dump_{key}", []).append(dt)
+            res.setdefault(f"restore_{key}", []).append(rt)
+            res.setdefault(f"cpu_{key}", []).append(cpu)
+            res.setdefault(f"stored_{key}", []).append(ck["size"])
+            res.setdefault(f"write_{key}", []).append(ck["stats"]["writeMs"] / 1000)
+            res.setdefault(f"criu_{key}", []).append(ck["stats"]["criuMs"] / 1000)
+            res.setdefault(f"freeze_{key}", []).append(ck["stats"]["freezeMs"] / 1000)
+            res.setdefault("raw_bytes", []).append(ck["stats"]["rawBytes"])
+            p = ck["path"]
+            shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+        print(f"round {r + 1}/{REPS} done", flush=True)
+
+    med = {k: statistics.median(v) for k, v in res.items()}
+    gb = med["raw_bytes"] / 1e9
+    print(f"\nimage size {med['raw_bytes'] / 2**20:.0f} MiB (median of {REPS}); times are medians in seconds\n")
+    print(f"raw criu dump    {med['raw_dump']:.3f}   raw criu restore {med['raw_restore']:.3f}")
+    print(f"{'mode':<10}{'dump':>8}{'×raw':>7}{'restore':>9}{'×raw':>7}{'bytes %':>9}{'CPU-s/GB':>10}{'MB/s (write)':>14}")
+    for comp, streams in modes:
+        k = f"{comp}x{streams}" if streams else comp
+        print(f"{k:<10}{med['dump_' + k]:8.3f}{med['dump_' + k] / med['raw_dump']:7.2f}{med['restore_' + k]:9.3f}"
+              f"{med['restore_' + k] / med['raw_restore']:7.2f}{100 * med['stored_' + k] / med['raw_bytes']:9.1f}"
+              f"{med['cpu_' + k] / gb:10.2f}{med['raw_bytes'] / 1e6 / max(med['write_' + k], 1e-9):14.0f}")
+
+    # `cedana ps` with 10,000 jobs: rows added to the same DB (dead PIDs: every one is looked up in /proc).
+    db = sqlite3.connect(env["CEDANA_DB_PATH"])
+    host = db.execute("select host from jobs limit 1").fetchone()[0]
+    db.executemany("insert into jobs (jid, type, pid, cmdline, log, details, host, gpu, created_at) values (?,?,?,?,?,?,?,?,?)",
+                   [(f"bulk-{i}", "process", 4_000_000 + i, '["sleep","1"]', "", "{}", host, 0, int(time.time() * 1000)) for i in range(9_999)])
+    db.commit()
+    db.close()
+    ps = sorted(cli("ps")[1] for _ in range(7))
+    ps_ms = statistics.median(ps) * 1000
+    node0 = time.perf_counter(); subprocess.run([NODE, "-e", "0"]); node_ms = (time.perf_counter() - node0) * 1000
+    print(f"\ncedana ps, 10,000 jobs: {ps_ms:.0f} ms (median of 7; a bare `node -e 0` takes {node_ms:.0f} ms)")
+    busy_rss = rss_mib(daemon.pid)
+    print(f"daemon RSS: idle {idle_rss:.1f} MiB, after the benchmark {busy_rss:.1f} MiB")
+    med.update(ps_ms=ps_ms, node_ms=node_ms, idle_rss_mib=idle_rss, busy_rss_mib=busy_rss, mib=MIB, reps=REPS, load=os.getloadavg())
+    json.dump({"medians": med, "samples": res}, open(os.path.join(ROOT, "bench", "results.json"), "w"), indent=1)
+
+    subprocess.run([NODE, CLI, "job", "kill", "--all", "--signal", "KILL"], env=env, capture_output=True)
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait()
+    shutil.rmtree(work, ignore_errors=True)
+
+if __name__ == "__main__":
+    main()

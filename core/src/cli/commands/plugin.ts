@@ -1,0 +1,217 @@
+/**
+ * `cedana plugin list|install|remove|features|reload` and the top-level `cedana features`. Install and remove work
+ * on the plugin directory from this process (no daemon needed); when a daemon runs, it is told to reload.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { CedanaError, ErrorCode, SDK_VERSION } from '@cedana-ts/sdk';
+import type { Config } from '../../config/schema';
+import type { GetFeaturesResp, Plugin } from '../../generated/daemon';
+import type { Daemon } from '../../client/client';
+import { BUILTIN_PLUGINS } from '../../plugins/builtin';
+import { catalog, type CatalogRow, type LoadOutcomes } from '../../plugins/packages/catalog';
+import { installPlugins, removePlugins, type PluginDirs } from '../../plugins/packages/install';
+import { RegistryClient } from '../../plugins/packages/registry';
+import { PackageSources } from '../../plugins/packages/source';
+import { PluginStore } from '../../plugins/packages/store';
+import { runningJobsOfType } from '../../plugins/packages/usage';
+import { configFrom, daemonFrom, type GlobalArgs } from '../context';
+import { formatSize, table } from '../format';
+
+interface ListArgs extends GlobalArgs {
+  filter?: string;
+  json?: boolean;
+}
+interface InstallArgs extends GlobalArgs {
+  plugins: string[];
+}
+interface RemoveArgs extends GlobalArgs {
+  plugins?: string[];
+  all?: boolean;
+}
+interface FeaturesArgs extends GlobalArgs {
+  errors?: boolean;
+  json?: boolean;
+}
+
+function dirsOf(cfg: Config): PluginDirs {
+  return { libDir: cfg.plugins.lib_dir, builtins: BUILTIN_PLUGINS };
+}
+
+function sourcesOf(cfg: Config): PackageSources {
+  return new PackageSources(new PluginStore(cfg.plugins.store), cfg.plugins.registry ? new RegistryClient(cfg.plugins.registry) : null);
+}
+
+/** Runs `fn` with the daemon when one answers; null when none runs. */
+async function withRunningDaemon<T>(argv: GlobalArgs, fn: (d: Daemon) => Promise<T>): Promise<T | null> {
+  let daemon: Daemon;
+  try {
+    daemon = daemonFrom(argv);
+  } catch (err) {
+    if ((err as CedanaError).code === ErrorCode.Unavailable) return null;
+    throw err;
+  }
+  try {
+    return await fn(daemon);
+  } catch (err) {
+    if ((err as CedanaError).code === ErrorCode.Unavailable) return null;
+    throw err;
+  } finally {
+    daemon.close();
+  }
+}
+
+/** Tells a running daemon to reload, and says how each of `names` came out. */
+async function reloadAfter(argv: GlobalArgs, names: string[]): Promise<void> {
+  const plugins = await withRunningDaemon(argv, async (d) => (await d.reloadPlugins({})).plugins);
+  if (plugins === null) {
+    console.log('No daemon is running: the change takes effect when it starts');
+    return;
+  }
+  console.log('The daemon reloaded its plugins');
+  for (const p of plugins.filter((x) => names.includes(x.name) && x.status !== 'ok')) console.log(`${p.name} ${p.version}: ${p.status} (${p.reason})`);
+}
+
+const date = (iso?: string) => (iso && !Number.isNaN(Date.parse(iso)) ? new Date(iso).toISOString().slice(0, 10) : '');
+
+/** The `cedana plugin list` table. */
+export function catalogTable(rows: CatalogRow[]): string {
+  return table(
+    ['Name', 'Version', 'Status', 'Size', 'Published'],
+    rows.map((r) => [r.name, r.latest ? `${r.version} → ${r.latest}` : r.version, r.status, formatSize(r.size), date(r.published)]),
+    ['Size'],
+  );
+}
+
+const list: CommandModule<GlobalArgs, ListArgs> = {
+  command: ['list [filter]', 'ls'],
+  describe: 'List plugins: installed, built in, and available from the store and the registry',
+  builder: (y) =>
+    y
+      .positional('filter', { type: 'string', describe: 'one plugin: name or name@version' })
+      .option('json', { type: 'boolean', describe: 'print JSON' }) as Argv<ListArgs>,
+  handler: async (argv) => {
+    const cfg = configFrom(argv);
+    const loaded = await withRunningDaemon(argv, async (d) => {
+      const out: LoadOutcomes = new Map();
+      for (const p of (await d.listPlugins({})).plugins) out.set(p.name, { status: p.status, reason: p.reason });
+      return out;
+    });
+    const { rows, notes } = await catalog(dirsOf(cfg), sourcesOf(cfg), { sdkVersion: SDK_VERSION, loaded: loaded ?? undefined, filter: argv.filter });
+    for (const note of notes) process.stderr.write(`Warning: ${note}; showing what is installed and in the store\n`);
+    if (argv.json) return console.log(JSON.stringify(rows, null, 2));
+    if (rows.length === 0) return console.log('No plugins found');
+    console.log(catalogTable(rows));
+    for (const r of rows.filter((x) => x.status === 'error')) console.log(`\n${r.name}: ${r.reason}`);
+  },
+};
+
+const install: CommandModule<GlobalArgs, InstallArgs> = {
+  command: ['install <plugins..>', 'add'],
+  describe: 'Install plugins from the store, the registry, or .tgz files',
+  builder: (y) => y.positional('plugins', { type: 'string', array: true, demandOption: true, describe: 'name, name@version|range, or a path to a .tgz' }) as Argv<InstallArgs>,
+  handler: async (argv) => {
+    const cfg = configFrom(argv);
+    const done = await installPlugins(argv.plugins.map(String), dirsOf(cfg), sourcesOf(cfg), SDK_VERSION);
+    for (const r of done) {
+      const where = r.from === 'file' ? r.where : `the ${r.from} (${r.where})`;
+      const deps = r.dependencies > 0 ? ` with ${r.dependencies} dependenc${r.dependencies === 1 ? 'y' : 'ies'}` : '';
+      const replaced = r.replaced ? `, replacing ${r.replaced}` : '';
+      console.log(`Installed ${r.name}@${r.version} from ${where}${deps}${replaced}`);
+    }
+    await reloadAfter(argv, done.map((r) => r.name));
+  },
+};
+
+const remove: CommandModule<GlobalArgs, RemoveArgs> = {
+  command: ['remove [plugins..]', 'rm', 'uninstall'],
+  describe: 'Remove installed plugins',
+  builder: (y) =>
+    y
+      .positional('plugins', { type: 'string', array: true, describe: 'plugin names' })
+      .option('all', { alias: 'a', type: 'boolean', describe: 'every installed plugin' }) as Argv<RemoveArgs>,
+  handler: async (argv) => {
+    const cfg = configFrom(argv);
+    const removed = await removePlugins((argv.plugins ?? []).map(String), argv.all ?? false, dirsOf(cfg), (type) => runningJobsOfType(cfg.db.path, type));
+    if (removed.length === 0) return console.log('No plugins installed');
+    for (const r of removed) console.log(`Removed ${r.name}@${r.version}`);
+    await reloadAfter(argv, []);
+  },
+};
+
+const marks: Record<string, string> = { available: '✔', unavailable: '✖', '': '-' };
+
+/** Column titles: plugin ids, or `type.id` where two plugins share an id. */
+function columnTitles(plugins: Plugin[]): string[] {
+  return plugins.map((p) => {
+    if (!p.id) return p.name;
+    return plugins.filter((o) => o.id === p.id).length > 1 ? `${p.type}.${p.id}` : p.id;
+  });
+}
+
+/** The `cedana features` text. */
+export function featuresText(resp: GetFeaturesResp, errors: boolean): string {
+  const titles = columnTitles(resp.plugins);
+  const rows = [['status', ...resp.plugins.map((p) => p.status)], ...resp.rows.map((r) => [r.feature, ...r.cells.map((c) => marks[c] ?? c)])];
+  const lines = [table(['Feature', ...titles], rows), '', '✔ available  ✖ declared by the plugin, not usable here  - not provided'];
+  const broken = resp.plugins.filter((p) => p.status !== 'ok');
+  if (errors) {
+    for (const p of broken) lines.push(`${p.status === 'error' ? '✖' : '•'} ${p.name}: ${p.status}: ${p.reason}`);
+  } else if (broken.length > 0) {
+    lines.push(`${broken.length} plugin(s) not usable here: see cedana plugin features --errors`);
+  }
+  return lines.join('\n');
+}
+
+export const featuresCommand: CommandModule<GlobalArgs, FeaturesArgs> = {
+  command: 'features',
+  describe: 'The feature matrix: what each plugin provides on this machine',
+  builder: (y) =>
+    y
+      .option('errors', { type: 'boolean', describe: 'also say why plugins are not usable' })
+      .option('json', { type: 'boolean', describe: 'print JSON' }) as Argv<FeaturesArgs>,
+  handler: async (argv) => {
+    const daemon = daemonFrom(argv);
+    try {
+      const resp = await daemon.getFeatures({});
+      if (argv.json) {
+        const plugins = resp.plugins.map(({ name, type, id, version, status, reason }) => ({ name, type, id, version, status, reason }));
+        const features = resp.rows.map((r) => ({ feature: r.feature, plugins: Object.fromEntries(resp.plugins.map((p, i) => [p.name, r.cells[i] || 'none'])) }));
+        console.log(JSON.stringify(argv.errors ? { errors: plugins.filter((p) => p.status !== 'ok') } : { plugins, features }, null, 2));
+        return;
+      }
+      console.log(featuresText(resp, argv.errors ?? false));
+    } finally {
+      daemon.close();
+    }
+  },
+};
+
+const reload: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'reload',
+  describe: 'Make the running daemon load its plugins again',
+  handler: async (argv) => {
+    const daemon = daemonFrom(argv);
+    try {
+      const { plugins } = await daemon.reloadPlugins({});
+      console.log(table(['Name', 'Version', 'Status', 'Reason'], plugins.map((p) => [p.name, p.version, p.status, p.reason])));
+    } finally {
+      daemon.close();
+    }
+  },
+};
+
+export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: ['plugin', 'plugins'],
+  describe: 'Manage plugins',
+  builder: (y) =>
+    y
+      .command(list)
+      .command(install)
+      .command(remove)
+      .command(featuresCommand)
+      .command(reload)
+      .demandCommand(1, 'name a plugin subcommand'),
+  handler: () => {
+    throw new CedanaError(ErrorCode.InvalidArgument, 'name a plugin subcommand (list, install, remove, features, reload)');
+  },
+};

@@ -1,0 +1,188 @@
+/**
+ * The runc runtime end to end: a real daemon drives real runc (and through it CRIU 4.2) on busybox bundles made
+ * here, with a private runc root.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, TestEnv, sleep, waitFor } from '../helpers/env';
+import { assertCounts, dumpedPath, isAlive, job, lastNumber, logLines, restoredPid, teardown } from '../helpers/e2e';
+import { boxCounter, boxTcpPair, NetnsHolder, runcBundle } from '../helpers/containers';
+
+/** The PID in `Running managed runc PID <n>`. */
+function runcPid(stdout: string): number {
+  const m = /^Running managed runc PID (\d+)$/m.exec(stdout);
+  assert.ok(m, `unexpected run output: ${stdout}`);
+  return Number(m[1]);
+}
+
+describe('runc runtime (e2e)', function () {
+  this.timeout(120_000);
+  let env: TestEnv;
+  let root: string;
+  let counterBundle: string;
+  let tcpBundle: string;
+  let netns: NetnsHolder;
+  const containers: string[] = [];
+  const outside: ChildProcess[] = [];
+
+  /** `runc state` of a container in the private root, or null. */
+  function runcState(id: string): { status: string; pid: number } | null {
+    const r = spawnSync('runc', ['--root', root, 'state', id], { encoding: 'utf8' });
+    return r.status === 0 ? (JSON.parse(r.stdout) as { status: string; pid: number }) : null;
+  }
+
+  /** Runs a counter container as job `jid`; returns its log path. */
+  async function runCounter(jid: string, id = jid): Promise<string> {
+    containers.push(id);
+    const out = env.ok(['run', 'runc', '--bundle', counterBundle, '--id', id, '--jid', jid, '--log', join(env.dir, `${jid}.log`)]);
+    const pid = runcPid(out);
+    assert.equal(runcState(id)?.pid, pid, 'the job PID is the container init');
+    const log = job(env, jid).log;
+    await waitFor(() => lastNumber(log) >= 5, 10_000, `${jid} counting`);
+    return log;
+  }
+
+  /** Waits until the counter in `log` has gone `n` past `from`. */
+  async function countsOn(log: string, from: number, n = 5): Promise<void> {
+    await waitFor(() => lastNumber(log) >= from + n, 10_000, `counter past ${from + n} in ${log}`);
+  }
+
+  before(async () => {
+    env = new TestEnv();
+    root = join(env.dir, 'runc-root');
+    env.env.CEDANA_RUNC_ROOT = root;
+    counterBundle = runcBundle(join(env.dir, 'counter-bundle'), boxCounter());
+    netns = await NetnsHolder.start();
+    tcpBundle = runcBundle(join(env.dir, 'tcp-bundle'), boxTcpPair(), netns.path);
+    await env.startDaemon();
+  });
+
+  after(async () => {
+    for (const id of containers) spawnSync('runc', ['--root', root, 'delete', '--force', id]);
+    for (const c of outside) c.kill('SIGKILL');
+    netns?.stop();
+    await teardown(env);
+  });
+
+  it('runs a container as a job of type runc, its output in the job log', async () => {
+    const log = await runCounter('rc-run');
+    const j = job(env, 'rc-run');
+    assert.equal(j.type, 'runc');
+    assert.ok(['running', 'sleep'].includes(j.status), `status ${j.status}`);
+    assert.equal(log, join(env.dir, 'rc-run.log'));
+    assertCounts(log);
+    const table = env.ok(['ps']);
+    assert.match(table, /rc-run\s+runc\s+\d+\s+(running|sleep)/);
+  });
+
+  it('dumps and restores a job under the same container id: the counter carries on', async () => {
+    const log = await runCounter('rc-same');
+    const path = dumpedPath(env.ok(['dump', 'job', 'rc-same']));
+    assert.ok(statSync(path).isDirectory(), 'compression none: an image directory');
+    assert.equal(runcState('rc-same'), null, 'runc checkpoint removes the container');
+    const atDump = lastNumber(log);
+    await sleep(300);
+    assert.equal(lastNumber(log), atDump, 'nothing counts while checkpointed');
+    const pid = restoredPid(env.ok(['restore', 'job', 'rc-same']));
+    assert.equal(runcState('rc-same')?.status, 'running');
+    assert.equal(job(env, 'rc-same').pid, pid);
+    await countsOn(log, atDump);
+    assertCounts(log);
+  });
+
+  it('restores a checkpoint under a new container id as a new job', async () => {
+    const log = await runCounter('rc-new');
+    const dir = join(env.dir, 'ckpt-new');
+    spawnSync('mkdir', ['-p', dir]);
+    const path = dumpedPath(env.ok(['dump', 'runc', 'rc-new', '--dir', dir, '--compression', 'tar']));
+    assert.ok(path.startsWith(dir) && path.endsWith('.tar'), path);
+    const atDump = lastNumber(log);
+    containers.push('rc-new-2');
+    const pid = restoredPid(env.ok(['restore', 'runc', '--path', path, '--id', 'rc-new-2', '--bundle', counterBundle]));
+    assert.equal(runcState('rc-new-2')?.pid, pid);
+    const restored = JSON.parse(env.ok(['ps', '--json'])) as { jid: string; type: string; pid: number; log: string }[];
+    const j = restored.find((r) => r.pid === pid);
+    assert.ok(j, 'the restored container is a job');
+    assert.equal(j.type, 'runc');
+    assert.equal(j.log, log, 'the new job keeps the log');
+    await countsOn(log, atDump);
+    assertCounts(log);
+  });
+
+  it('dumps with --leave-running: the container keeps counting', async () => {
+    const log = await runCounter('rc-leave');
+    const path = dumpedPath(env.ok(['dump', 'job', 'rc-leave', '--leave-running', '--compression', 'gzip']));
+    assert.ok(statSync(path).size > 0);
+    assert.equal(runcState('rc-leave')?.status, 'running');
+    await countsOn(log, lastNumber(log));
+    assertCounts(log);
+    assert.ok(env.ok(['job', 'checkpoints', 'rc-leave']).includes(path));
+  });
+
+  for (const compression of ['none', 'tar', 'gzip', 'lz4', 'zlib']) {
+    it(`round-trips a checkpoint through --compression ${compression}`, async () => {
+      const jid = `rc-z-${compression}`;
+      const log = await runCounter(jid);
+      const path = dumpedPath(env.ok(['dump', 'job', jid, '--compression', compression]));
+      assert.ok(existsSync(path));
+      const atDump = lastNumber(log);
+      restoredPid(env.ok(['restore', 'job', jid]));
+      await countsOn(log, atDump, 3);
+      assertCounts(log);
+      env.ok(['job', 'kill', jid, '--signal', 'KILL']);
+    });
+  }
+
+  it('keeps an established TCP connection inside the container across dump and restore', async () => {
+    containers.push('rc-tcp');
+    env.ok(['run', 'runc', '--bundle', tcpBundle, '--id', 'rc-tcp', '--jid', 'rc-tcp', '--log', join(env.dir, 'rc-tcp.log')]);
+    const log = job(env, 'rc-tcp').log;
+    const echoed = () => logLines(log).filter((l) => /^echo \d+$/.test(l)).map((l) => Number(l.slice(5)));
+    await waitFor(() => echoed().length >= 5, 10_000, 'echoes');
+    env.ok(['dump', 'job', 'rc-tcp', '--tcp-established']);
+    const atDump = echoed().length;
+    env.ok(['restore', 'job', 'rc-tcp']);
+    await waitFor(() => echoed().length >= atDump + 5, 10_000, 'echoes after restore');
+    const nums = echoed();
+    nums.forEach((n, i) => assert.equal(n, i, `echo ${i} over the one connection (got ${nums.join(' ')})`));
+  });
+
+  it('manages a container started outside cedana, and dumps and restores it', async () => {
+    const bundle = runcBundle(join(env.dir, 'outside-bundle'), boxCounter());
+    containers.push('rc-outside');
+    // In the foreground: runc stays the parent, and reaps the init the dump ends.
+    outside.push(spawn('runc', ['--root', root, 'run', '--bundle', bundle, 'rc-outside'], { stdio: 'ignore' }));
+    await waitFor(() => runcState('rc-outside')?.status === 'running', 10_000, 'rc-outside running');
+    const state = runcState('rc-outside')!;
+    assert.match(env.ok(['manage', 'runc', 'rc-outside', '--jid', 'rc-managed']), new RegExp(`Managing runc PID ${state.pid}`));
+    assert.equal(job(env, 'rc-managed').type, 'runc');
+    env.ok(['dump', 'job', 'rc-managed']);
+    assert.equal(runcState('rc-outside'), null);
+    const pid = restoredPid(env.ok(['restore', 'job', 'rc-managed']));
+    assert.equal(runcState('rc-outside')?.pid, pid);
+    assert.ok(isAlive(pid));
+  });
+
+  it('manage --upcoming waits for a container that does not exist yet', async () => {
+    const bundle = runcBundle(join(env.dir, 'upcoming-bundle'), boxCounter());
+    containers.push('rc-upcoming');
+    const manage = spawn(process.execPath, [CLI, 'manage', '--upcoming', 'runc', 'rc-upcoming', '--jid', 'rc-up', '--timeout', '30'], { env: env.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    manage.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    manage.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const done = new Promise<number | null>((resolve) => manage.once('exit', resolve));
+    await sleep(1_000);
+    assert.equal(manage.exitCode, null, `manage --upcoming returned before the container existed: ${out}`);
+    outside.push(spawn('runc', ['--root', root, 'run', '--bundle', bundle, 'rc-upcoming'], { stdio: 'ignore' }));
+    assert.equal(await done, 0, out);
+    assert.equal(job(env, 'rc-up').pid, runcState('rc-upcoming')!.pid);
+  });
+
+  it('kills a runc job', async () => {
+    await runCounter('rc-kill');
+    env.ok(['job', 'kill', 'rc-kill', '--signal', 'KILL']);
+    await waitFor(() => runcState('rc-kill')?.status !== 'running', 10_000, 'container stopped');
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * The `runc` runtime: containers run, adopted, checkpointed and restored through runc's own commands (runc
+ * drives CRIU with what it knows of the container's namespaces, mounts and cgroups).
+ *
+ * A job's PID is the container's init process. `runc run -d` and `runc restore -d` exit once the container runs,
+ * and the init is re-parented to the daemon, a child subreaper, which so learns how it ends.
+ */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  CedanaError,
+  ErrorCode,
+  type DumpResult,
+  type DumpSpec,
+  type ExitStatus,
+  type JobRef,
+  type ManageSpec,
+  type PluginContext,
+  type RestoreSpec,
+  type RunSpec,
+  type Runtime,
+  type StartedJob,
+} from '@cedana-ts/sdk';
+import { cmdlineOf, runCommand } from './command';
+import { absoluteDir, containerId, RuncOptions } from './options';
+import type { StdioTarget } from './relay';
+import { criuFlags, Runc, type RuncTarget } from './runc';
+
+async function requireBundle(bundle: string): Promise<void> {
+  const dir = await stat(bundle).catch(() => null);
+  if (!dir?.isDirectory()) throw new CedanaError(ErrorCode.NotFound, `bundle directory ${bundle} does not exist`, { hint: 'give --bundle the directory holding config.json and the rootfs' });
+  if (!(await stat(join(bundle, 'config.json')).catch(() => null))) {
+    throw new CedanaError(ErrorCode.InvalidArgument, `bundle ${bundle} has no config.json`, { hint: 'create one with `runc spec`' });
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+export class RuncRuntime implements Runtime {
+  readonly type = 'runc';
+  readonly optionsSchema = RuncOptions;
+
+  constructor(
+    private readonly ctx: PluginContext,
+    private readonly defaults: { binary: string; root: string },
+  ) {}
+
+  private runc(root?: string): Runc {
+    const t: RuncTarget = { binary: this.defaults.binary, root: root ?? this.defaults.root, criu: this.ctx.settings.criuPath, tmpDir: this.ctx.settings.tmpDir };
+    return new Runc(t);
+  }
+
+  /** The job's details: enough for a dump or restore anywhere to find the container and its bundle again. */
+  private async details(id: string, root: string, bundle: string, pid: number, log: string): Promise<Record<string, unknown>> {
+    return { id, root, bundle, log, cmdline: await cmdlineOf(pid) };
+  }
+
+  /** Runs `runc <action>` detached with the container's stdio going to `target`; returns the init PID. */
+  private async startDetached(runc: Runc, action: 'run' | 'restore', args: string[], target: StdioTarget, criuWork?: string): Promise<number> {
+    const scratch = await mkdtemp(join(this.ctx.settings.tmpDir, 'cedana-runc-pid-'));
+    const pidFile = join(scratch, 'pid');
+    try {
+      const all = ['--detach', '--pid-file', pidFile, ...args];
+      if (action === 'run') await runc.must(['run', ...all], ErrorCode.FailedPrecondition, 'runc run', target);
+      else await runc.criuAction('restore', all, criuWork!, target);
+      return Number((await readFile(pidFile, 'utf8')).trim());
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  async run(spec: RunSpec): Promise<StartedJob> {
+    const o = RuncOptions.parse(spec.options);
+    if (!o.bundle) throw new CedanaError(ErrorCode.InvalidArgument, 'run runc needs --bundle DIR', { hint: 'cedana run runc --bundle DIR --id ID' });
+    const bundle = absoluteDir(o.bundle, spec.cwd, '--bundle');
+    await requireBundle(bundle);
+    const id = o.id ?? spec.jid;
+    const runc = this.runc(o.root);
+    if (await runc.state(id)) throw new CedanaError(ErrorCode.AlreadyExists, `runc container '${id}' exists already`, { hint: 'choose another --id' });
+    if (spec.foreground) {
+      const exited = runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, 'run', '--bundle', bundle, id], 'inherit').then(
+        (r): ExitStatus => ({ code: r.code, signal: r.signal }),
+      );
+      return { pid: process.pid, details: { id, root: runc.t.root, bundle }, exited };
+    }
+    const pid = await this.startDetached(runc, 'run', ['--bundle', bundle, id], spec.stdio ? { stdio: spec.stdio } : { logPath: spec.logPath });
+    this.ctx.logger.debug('runc container started', { id, pid });
+    return { pid, details: await this.details(id, runc.t.root, bundle, pid, spec.logPath), exited: this.ctx.children.watch(pid) };
+  }
+
+  async manage(spec: ManageSpec): Promise<StartedJob> {
+    const o = RuncOptions.parse(spec.options);
+    const id = containerId(spec.target);
+    const runc = this.runc(o.root);
+    // NOT_FOUND when it does not exist (yet): `manage --upcoming` retries on that.
+    const state = await runc.running(id);
+    return { pid: state.pid, details: await this.details(id, runc.t.root, state.bundle, state.pid, '') };
+  }
+
+  async dump(spec: DumpSpec): Promise<DumpResult> {
+    const o = RuncOptions.parse(spec.options);
+    const d = spec.job.details;
+    const id = str(d.id) ?? str(d.target);
+    if (!id) throw new CedanaError(ErrorCode.InvalidArgument, 'name the container to dump', { hint: 'cedana dump runc <ID>' });
+    const runc = this.runc(o.root ?? str(d.root));
+    const state = await runc.running(containerId(id));
+    const criuWork = await mkdtemp(join(this.ctx.settings.tmpDir, 'cedana-runc-dump-'));
+    try {
+      const args = ['--image-path', spec.imagesDir, ...criuFlags(spec.criu, 'checkpoint'), id];
+      this.ctx.logger.debug('runc checkpoint', { id, args });
+      await runc.criuAction('checkpoint', args, criuWork);
+    } finally {
+      await rm(criuWork, { recursive: true, force: true });
+    }
+    const details = { id, root: runc.t.root, bundle: state.bundle, log: str(d.log) ?? '', cmdline: Array.isArray(d.cmdline) ? d.cmdline : [] };
+    return { criu: spec.criu, details };
+  }
+
+  async restore(spec: RestoreSpec): Promise<StartedJob> {
+    const o = RuncOptions.parse(spec.options);
+    const d = spec.metadata.details;
+    const id = o.id ?? str(d.id);
+    const bundleGiven = o.bundle ?? str(d.bundle);
+    if (!id || !bundleGiven) throw new CedanaError(ErrorCode.InvalidArgument, 'restore runc needs --id and --bundle', { hint: 'cedana restore runc --path P --id ID --bundle DIR' });
+    const bundle = absoluteDir(bundleGiven, undefined, '--bundle');
+    await requireBundle(bundle);
+    const runc = this.runc(o.root ?? str(d.root));
+    if (await runc.state(id)) {
+      throw new CedanaError(ErrorCode.AlreadyExists, `runc container '${id}' exists already`, { hint: 'restore under another --id, or delete that container' });
+    }
+    const log = str(d.log) ?? '';
+    const args = ['--image-path', spec.imagesDir, '--bundle', bundle, ...criuFlags(spec.criu, 'restore'), id];
+    const criuWork = await mkdtemp(join(this.ctx.settings.tmpDir, 'cedana-runc-restore-'));
+    try {
+      if (spec.foreground) {
+        const r = await runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, 'restore', '--work-path', criuWork, ...args], 'inherit');
+        return { pid: process.pid, details: { id, root: runc.t.root, bundle }, exited: Promise.resolve({ code: r.code, signal: r.signal }) };
+      }
+      const pid = await this.startDetached(runc, 'restore', args, { logPath: log }, criuWork);
+      this.ctx.logger.debug('runc container restored', { id, pid });
+      return { pid, details: await this.details(id, runc.t.root, bundle, pid, log), exited: this.ctx.children.watch(pid) };
+    } finally {
+      await rm(criuWork, { recursive: true, force: true });
+    }
+  }
+
+  async kill(job: JobRef, signal: NodeJS.Signals): Promise<void> {
+    const id = str(job.details.id);
+    if (!id) throw new CedanaError(ErrorCode.FailedPrecondition, `job ${job.jid} has no container yet`);
+    const runc = this.runc(str(job.details.root));
+    await runc.running(id);
+    await runc.must(['kill', id, signal.replace(/^SIG/, '')], ErrorCode.FailedPrecondition, `runc kill ${id}`);
+  }
+}

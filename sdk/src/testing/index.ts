@@ -1,0 +1,10 @@
+/**
+ * `@cedana-ts/sdk/testing`: conformance suites and a test context for a plugin's own tests. Imported by tests
+ * only; nothing here is loaded by the daemon. The suites take `describe`/`it`/`before`/`after` from the caller,
+ * so the SDK does not depend on a test framework.
+ * @packageDocumentation
+ */
+export { runtimeSuite, runtimeChecks, type RuntimeSuiteOptions } from './runtime-suite';
+export { storageSuite, storageChecks, type StorageSuiteOptions } from './storage-suite';
+export { testContext, memoryLogger, pollingChildWatcher, processAlive, type MemoryLogger, type TestContextOptions } from './context';
+export { registerChecks, rejectsWithCode, eventually, type Check, type SuiteApi, type SuiteContext } from './suite-api';
