@@ -76,6 +76,9 @@ APT_PACKAGES=(
   # CRIU build deps (bookworm); libprotobuf-dev carries google/protobuf/descriptor.proto
   libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler python3-protobuf libnl-3-dev libnet1-dev libcap-dev
   libbsd-dev libnftables-dev libgnutls28-dev libaio-dev uuid-dev libdrm-dev
+  # Container runtimes (the tests start containerd and dockerd themselves, on private sockets); busybox-static
+  # is the root filesystem of the test images; iproute2 and util-linux give ip, unshare and nsenter.
+  runc containerd docker.io busybox-static iproute2 util-linux
 )
 
 step_apt() {

@@ -63,8 +63,14 @@ class DirStorage implements Storage {
   }
 }
 
+const made: string[] = [];
+after(async () => {
+  for (const dir of made.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
 async function freshPrefix(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'sdk-storage-'));
+  made.push(dir);
   await mkdir(dir, { recursive: true });
   return `${dir}/`;
 }

@@ -63,7 +63,7 @@ export const ConfigSchema = z.strictObject({
       endpoint: z.string().default(''),
       /** Temporary credentials (STS) go with the key pair. */
       session_token: z.string().default(''),
-      /** s3:// uploads go in parts of this size; memory held per upload is about 3 parts. */
+      /** s3:// uploads go in parts of this size; memory held per upload is about 4 parts. */
       part_size_mib: z.number().int().min(5).max(512).default(16),
     })
     .prefault({}),

@@ -68,6 +68,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     address,
     stop() {
       stopping ??= (async () => {
+        // Attach streams never end by themselves: end them first (their jobs run on), or shutdown would wait forever.
+        wired.services.io?.closeAll();
         await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
         await wired.close();
         if (isUnix && existsSync(address)) unlinkSync(address);

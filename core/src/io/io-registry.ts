@@ -51,6 +51,7 @@ export class IoRegistry {
     const io = this.byJid.get(jid);
     this.byJid.delete(jid);
     const path = io?.paths.dir ?? dir;
+    io?.releaseStdin();
     io?.close();
     if (path && ![...this.byJid.values()].some((other) => other.paths.dir === path)) rmSync(path, { recursive: true, force: true });
   }

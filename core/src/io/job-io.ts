@@ -6,7 +6,8 @@
  * The job holds its stdout/stderr FIFOs read-write, so it never dies of SIGPIPE when no daemon reads (its writes
  * block once a FIFO's 64 KiB are full, until a daemon reads again). The daemon keeps an idle writer on each so
  * its reader sees no end-of-file while the job is dumped; it closes them when the job exits, drains what is
- * left, and reports the exit to the attacher.
+ * left, and reports the exit to the attacher. Its stdin is held open for writing by a small process of its own,
+ * so that the daemon stopping is not end-of-input for the job (stdin-holder.ts).
  */
 import { closeSync, constants, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { Socket } from 'node:net';
 import { CedanaError, ErrorCode, type ExitStatus } from '@cedana-ts/sdk';
 import { loadLibc } from '../proc/libc';
 import { Backlog } from './backlog';
+import { holdStdin, releaseStdin } from './stdin-holder';
 
 /** Output kept for the next attacher while nobody is attached. Older output is dropped past this. */
 const BACKLOG_BYTES = 8 * 1024 * 1024;
@@ -39,6 +41,8 @@ export interface Attacher {
   /** Takes output; false when it cannot take more for now: output then pauses until {@link Attachment.resume}. */
   output(stream: OutputStream, data: Buffer): boolean | void;
   exit(status: ExitStatus): void;
+  /** The daemon stops: the job runs on, but this attachment ends. */
+  closed(): void;
 }
 
 /** The handle an attacher gets. */
@@ -99,6 +103,16 @@ export class JobIO {
     this.stdinWriter.on('error', () => undefined);
   }
 
+  /** Keeps the job's stdin open for writing while no daemon does (see stdin-holder.ts); call once it runs. */
+  holdStdin(jobPid: number): void {
+    holdStdin(this.paths.stdin, jobPid);
+  }
+
+  /** Ends that, for a job that is deleted: no attacher can give it input any more. */
+  releaseStdin(): void {
+    releaseStdin(this.paths.stdin);
+  }
+
   /** The job's ends, to hand to the process at start: stdin read-only, stdout/stderr read-write. */
   childFds(): { stdin: number; stdout: number; stderr: number } {
     return {
@@ -145,6 +159,7 @@ export class JobIO {
         this.stdinWriter!.write(data);
       },
       endStdin: () => {
+        releaseStdin(this.paths.stdin);
         this.stdinWriter?.end();
         this.stdinWriter = undefined;
       },
@@ -173,6 +188,7 @@ export class JobIO {
     if (this.exitStatus) return;
     this.endStatus = status;
     this.setPaused(false);
+    releaseStdin(this.paths.stdin);
     for (const fd of this.keepers.splice(0)) closeSync(fd);
     const report = () => {
       if (this.exitStatus) return;
@@ -195,5 +211,8 @@ export class JobIO {
   close(): void {
     for (const fd of this.keepers.splice(0)) closeSync(fd);
     this.closeReaders();
+    const attacher = this.attacher;
+    this.attacher = undefined;
+    attacher?.closed();
   }
 }

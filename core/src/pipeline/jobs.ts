@@ -10,6 +10,7 @@ import type { Services } from './services';
 import { validate } from './validate';
 import { stopJob } from './kill';
 import { ioDirOf } from './attach';
+import { schemeOf } from '../storage/registry';
 
 function refOf(job: JobRow): JobRef {
   return { jid: job.jid, pid: job.pid, details: JSON.parse(job.details) as Record<string, unknown> };
@@ -57,13 +58,29 @@ export async function deleteJobs(s: Services, input: { jids?: string[]; all?: bo
       await stopJob(s, job.type, refOf(job), undefined, 3_000).catch((err: Error) => s.logger.warn(`killing job ${job.jid}: ${err.message}`));
     }
     if (input.checkpoints) {
-      for (const c of await store.checkpointsOf(job.jid)) await s.storage.for(c.path).delete(c.path);
+      for (const c of await store.checkpointsOf(job.jid)) await deleteCheckpoint(s, c.path);
     }
     s.io?.remove(job.jid, ioDirOf(job.details));
     await store.deleteJob(job.jid);
     deleted.push(job.jid);
   }
   return deleted;
+}
+
+/**
+ * Deletes a checkpoint: a file or directory, an object, or — a sharded checkpoint in a storage (dump --streams) —
+ * every object under its URL.
+ */
+async function deleteCheckpoint(s: Services, path: string): Promise<void> {
+  const storage = s.storage.for(path);
+  if (schemeOf(path) !== 'file') {
+    const under = await storage.list(`${path.replace(/\/+$/, '')}/`).catch((err: CedanaError) => {
+      if (err.code === ErrorCode.NotFound) return [];
+      throw err;
+    });
+    for (const o of under) await storage.delete(o.url);
+  }
+  await storage.delete(path);
 }
 
 export async function listCheckpoints(s: Services, jid: string): Promise<Checkpoint[]> {

@@ -51,7 +51,7 @@ export async function manageJob(s: Services, input: ManageRequest): Promise<Job>
     type: req.type,
     pid: started.pid,
     cmdline: JSON.stringify(cmdline),
-    log: '',
+    log: typeof started.details.log === 'string' ? started.details.log : '',
     details: JSON.stringify(started.details),
     host: s.host,
     gpu: req.gpuEnabled ? 1 : 0,

@@ -16,7 +16,9 @@ export async function reconcileJobs(s: Services): Promise<void> {
     const dir = ioDirOf(job.details);
     if (dir && s.io && !['halted', 'zombie', 'stale', 'remote'].includes(status)) {
       try {
-        s.io.open(job.jid, dir);
+        s.io.open(job.jid, dir).holdStdin(job.pid);
+        // Not our child, so its exit code is lost; but its attacher must still hear that it ended.
+        if (s.reaper) s.exits.track(job.jid, job.pid, s.reaper.watch(job.pid));
       } catch (err) {
         s.logger.warn(`job ${job.jid}: cannot reopen its stdio: ${(err as Error).message}`);
       }

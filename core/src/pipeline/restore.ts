@@ -189,6 +189,7 @@ export async function restore(s: Services, input: RestoreRequest): Promise<Job> 
     });
   }
   s.exits.track(jid, started.pid, started.exited);
+  if (ioDirOf(started.details)) s.io?.get(jid)?.holdStdin(started.pid);
   await writePidFile(req.pidFile, started.pid);
   s.logger.info(`restored job ${jid}`, { pid: started.pid });
   const latest = (await store.checkpointsOf(jid))[0];

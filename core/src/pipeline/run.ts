@@ -41,7 +41,10 @@ export async function runJob(s: Services, input: RunRequest): Promise<Job> {
   } finally {
     if (stdio) for (const fd of Object.values(stdio)) closeSync(fd);
   }
-  if (io) started.details = { ...started.details, io: { dir: io.paths.dir } };
+  if (io) {
+    started.details = { ...started.details, io: { dir: io.paths.dir } };
+    io.holdStdin(started.pid);
+  }
   await store.insertJob({
     jid,
     type: req.type,

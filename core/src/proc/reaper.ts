@@ -4,7 +4,7 @@
  * Node reaps only the children it spawned itself, so this never touches a PID Node may still wait for, except
  * those it is told were orphaned by a dump.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { loadLibc, type Libc } from './libc';
@@ -21,6 +21,15 @@ export function decodeWaitStatus(status: number): ExitStatus {
   const sig = status & 0x7f;
   if (sig === 0) return { code: (status >> 8) & 0xff, signal: null };
   return { code: null, signal: signalNames.get(sig) ?? `SIG${sig}` };
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
 }
 
 async function zombieChildren(): Promise<number[]> {
@@ -78,8 +87,9 @@ export class Reaper implements ChildWatcher {
     if (r === 0) return false;
     const result: ExitStatus = r === pid ? decodeWaitStatus(status[0]) : { code: null, signal: null };
     if (r === -1 && this.libc.errno() !== ECHILD) return false;
-    // Not our child (adopted before a daemon restart, say): it is over only when it is gone.
-    if (r === -1 && existsSync(`/proc/${pid}`)) return false;
+    // Not our child (started before a daemon restart, say): it is over when it is gone, or a zombie that its
+    // parent (an init that does not reap, say) may never collect.
+    if (r === -1 && existsSync(`/proc/${pid}`) && !isZombie(pid)) return false;
     this.orphans.delete(pid);
     this.seenZombies.delete(pid);
     const resolve = this.watched.get(pid);

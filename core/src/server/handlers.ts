@@ -17,6 +17,7 @@ import { restore } from '../pipeline/restore';
 import { runJob } from '../pipeline/run';
 import type { Services } from '../pipeline/services';
 import { toServiceError } from './status';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 
 const opt = (s: string): string | undefined => (s === '' ? undefined : s);
 
@@ -47,7 +48,7 @@ export function handlers(s: Services): DaemonServer & Record<string, UntypedHand
       }),
     })),
     manage: unary(async (r) => ({
-      job: await manageJob(s, { type: r.type, target: r.target, jid: opt(r.jid), upcoming: r.upcoming, timeoutSeconds: r.timeoutSeconds || undefined, gpuEnabled: r.gpuEnabled, options: parseJsonObject(r.optionsJson, 'options') }),
+      job: await manageJob(s, { type: r.type, target: r.target, jid: opt(r.jid), upcoming: r.upcoming, timeoutSeconds: r.timeoutSeconds, gpuEnabled: r.gpuEnabled, options: parseJsonObject(r.optionsJson, 'options') }),
     })),
     dump: unary(async (r) => ({
       checkpoint: await dump(s, {
@@ -127,6 +128,11 @@ function serveAttach(s: Services, call: ServerDuplexStream<AttachIn, AttachOut>)
         send(AttachOut.fromPartial({ exited: true, exitCode: status.code ?? (status.signal ? 0 : -1), exitSignal: status.signal ?? '' }));
         over = true;
         call.end();
+      },
+      closed: () => {
+        if (over) return;
+        over = true;
+        call.emit('error', toServiceError(new CedanaError(ErrorCode.Unavailable, 'the daemon is stopping; the job runs on', { hint: 'attach again once the daemon is back' })));
       },
     }).then(
       (r) => {

@@ -12,6 +12,8 @@ import { TestEnv, waitFor } from '../helpers/env';
 import { assertCounts, counter, dumpedPath, isAlive, job, lastNumber, teardown } from '../helpers/e2e';
 import { FakeCuda, GPU_A, GPU_A100, GPU_B } from '../helpers/fake-cuda';
 
+const NO_DRIVER = '/nonexistent/libcuda.so.1';
+
 describe('e2e: GPU checkpoints on other machines (stand-in driver)', function () {
   this.timeout(120_000);
   const envs: TestEnv[] = [];
@@ -34,15 +36,16 @@ describe('e2e: GPU checkpoints on other machines (stand-in driver)', function ()
   });
 
   it('refuses GPU jobs on a machine without the GPU plugin, saying why', async () => {
-    const plain = await daemon({});
+    // A library path that exists nowhere: the plugin is skipped on any machine, GPU or not.
+    const plain = await daemon({ CEDANA_GPU_LIBRARY: NO_DRIVER });
     const r = plain.cli(['run', 'process', '--gpu-enabled', '--', 'sleep', '60']);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /a GPU job \(--gpu-enabled\) needs the GPU plugin, but the cuda GPU plugin is skipped here: no NVIDIA driver: libcuda\.so\.1 cannot be loaded/);
+    assert.match(r.stderr, /a GPU job \(--gpu-enabled\) needs the GPU plugin, but the cuda GPU plugin is skipped here: no NVIDIA driver: \/nonexistent\/libcuda\.so\.1 cannot be loaded/);
     assert.match(r.stderr, /NVIDIA GPU with driver 570 or newer/);
     const m = plain.cli(['manage', 'process', String(process.pid), '--gpu-enabled']);
     assert.notEqual(m.code, 0);
     assert.match(m.stderr, /needs the GPU plugin, but the cuda GPU plugin is skipped here/);
-    assert.match(plain.cli(['daemon', 'check']).stdout, /^CUDA\n\s+plugin\s+0\.1\.0 skipped\s+.*no NVIDIA driver: libcuda\.so\.1 cannot be loaded/m);
+    assert.match(plain.cli(['daemon', 'check']).stdout, /^CUDA\n\s+plugin\s+0\.1\.0 skipped\s+.*no NVIDIA driver: \/nonexistent\/libcuda\.so\.1 cannot be loaded/m);
   });
 
   it('moves a CUDA process (dumped by PID) onto another GPU of the same kind, and refuses where it cannot', async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep, TestEnv, waitFor } from '../helpers/env';
-import { counter, dumpedPath, isAlive, job, lastNumber, logLines, psJson, restoredPid, runPid, teardown } from '../helpers/e2e';
+import { counter, dumpedPath, isAlive, killGroup, lastNumber, logLines, psJson, restoredPid, runPid, teardown } from '../helpers/e2e';
 import { expectError } from '../helpers/bad-input';
 import { ioDir } from '../helpers/attach';
 
@@ -50,12 +50,18 @@ describe('e2e: job lifecycle', function () {
   this.timeout(60_000);
   let env: TestEnv;
 
-  beforeEach(async () => {
+  before(async () => {
     env = new TestEnv();
     await env.startDaemon();
   });
 
-  afterEach(async () => {
+  // Each test starts with no jobs: whatever a test left running is killed, then every job is deleted.
+  afterEach(() => {
+    for (const j of psJson(env)) if (!['halted', 'stale', 'remote'].includes(j.status)) killGroup(j.pid);
+    env.ok(['job', 'delete', '--all']);
+  });
+
+  after(async () => {
     await teardown(env);
   });
 

@@ -1,6 +1,6 @@
 /**
  * A third-party plugin, built the way docs/plugins.md tells: a TypeScript package in a directory outside the
- * workspace that depends on the packed SDK from the store (installed offline from pnpm's store), its own mocha
+ * workspace that depends on the packed SDK from the store (its build tools come from pnpm's store), its own mocha
  * test running the SDK's runtime conformance suite, `pnpm pack`, `cedana plugin install ./x.tgz`. Then a real
  * daemon loads it, runs a job with it, refuses to remove it while that job runs, and reloads without it.
  */
@@ -128,7 +128,8 @@ describe('e2e: a third-party plugin, from the SDK alone', function () {
       },
     );
     const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
-    sh('pnpm', ['install', '--offline', '--reporter=silent']);
+    // Prefer pnpm's store (filled by the workspace install): offline when it has everything, the registry otherwise.
+    sh('pnpm', ['install', '--prefer-offline', '--reporter=silent']);
     sh('pnpm', ['run', 'build']);
     const tested = sh('pnpm', ['test']);
     assert.match(tested, /runtime conformance: @acme\/cedana-plugin-sleeper \(sleeper\)/);

@@ -180,6 +180,36 @@ describe('runc runtime (e2e)', function () {
     assert.equal(job(env, 'rc-up').pid, runcState('rc-upcoming')!.pid);
   });
 
+  it('runs an attachable container, and it stays attachable across dump and restore', async () => {
+    containers.push('rc-attach');
+    env.ok(['run', 'runc', '--bundle', counterBundle, '--id', 'rc-attach', '--jid', 'rc-attach', '--attachable']);
+    /** Attaches until the counter has passed `past`, then detaches (SIGINT); returns the numbers seen. */
+    const watch = async (past: number): Promise<number[]> => {
+      const attach = spawn(process.execPath, [CLI, 'job', 'attach', 'rc-attach'], { env: env.env, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      attach.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise((resolve) => attach.once('exit', resolve));
+      const numbers = () => out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+      try {
+        await waitFor(() => numbers().some((n) => n > past), 10_000, `the counter past ${past} through attach (seen: ${out.slice(-200)})`);
+      } finally {
+        attach.kill('SIGINT');
+        await exited;
+      }
+      return numbers();
+    };
+    const before = await watch(3);
+    env.ok(['dump', 'job', 'rc-attach']);
+    assert.equal(runcState('rc-attach'), null);
+    const atDump = Math.max(...before);
+    env.ok(['restore', 'job', 'rc-attach']);
+    assert.equal(runcState('rc-attach')?.status, 'running');
+    const after = await watch(atDump + 5);
+    const fresh = after.filter((n) => n > atDump);
+    assert.ok(fresh.length >= 5, `output after the restore reaches the attacher (${after.join(' ')})`);
+    fresh.forEach((n, i) => i > 0 && assert.equal(n, fresh[i - 1] + 1, `the restored counter carries on (${fresh.join(' ')})`));
+  });
+
   it('kills a runc job', async () => {
     await runCounter('rc-kill');
     env.ok(['job', 'kill', 'rc-kill', '--signal', 'KILL']);

@@ -9,17 +9,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { extensionOf } from '../../src/archive/formats';
 import { TestEnv, waitFor } from '../helpers/env';
 import { assertCounts, counter, dumpedPath, isAlive, job, lastNumber, psJson, restoredPid, runPid, teardown } from '../helpers/e2e';
 import { expectError } from '../helpers/bad-input';
 import { GcsTestServer, makeServiceAccount } from '../helpers/remote-storage';
 
-const compressions = [
-  { compression: 'tar', ext: '.tar' },
-  { compression: 'gzip', ext: '.tar.gz' },
-  { compression: 'lz4', ext: '.tar.lz4' },
-  { compression: 'zlib', ext: '.tar.zlib' },
-];
+// Every archive format the daemon writes (all but `none`, which is a directory).
+const compressions = Object.entries(extensionOf).map(([compression, ext]) => ({ compression, ext }));
 
 describe('e2e: gcs:// checkpoints', function () {
   this.timeout(60_000);

@@ -5,17 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { extensionOf } from '../../src/archive/formats';
 import { TestEnv, waitFor } from '../helpers/env';
 import { assertCounts, counter, dumpedPath, isAlive, job, lastNumber, psJson, restoredPid, runPid, teardown } from '../helpers/e2e';
 import { expectError } from '../helpers/bad-input';
 import { S3TestServer } from '../helpers/remote-storage';
 
-const compressions = [
-  { compression: 'tar', ext: '.tar' },
-  { compression: 'gzip', ext: '.tar.gz' },
-  { compression: 'lz4', ext: '.tar.lz4' },
-  { compression: 'zlib', ext: '.tar.zlib' },
-];
+// Every archive format the daemon writes (all but `none`, which is a directory).
+const compressions = Object.entries(extensionOf).map(([compression, ext]) => ({ compression, ext }));
 
 describe('e2e: s3:// checkpoints', function () {
   this.timeout(60_000);
@@ -87,6 +84,20 @@ describe('e2e: s3:// checkpoints', function () {
     env.ok(['job', 'delete', 'counter', '--checkpoints']);
     assert.equal(await server.sizeOf('ckpt', key), null, 'the object is still there');
     assert.deepEqual(psJson(env), []);
+  });
+
+  it('a sharded checkpoint (dump --streams 2) goes to s3:// as objects, comes back, and job delete --checkpoints removes them all', async () => {
+    const { env, log, pid } = await startCounter();
+    const url = dumpedPath(env.ok(['dump', 'job', 'counter', '--dir', 's3://ckpt/sharded', '--compression', 'zstd', '--streams', '2']));
+    const atDump = lastNumber(log);
+    const prefix = `${url.slice('s3://ckpt/'.length)}/`;
+    const stored = (await server.objects()).filter((o) => o.key.startsWith(prefix)).map((o) => o.key.slice(prefix.length));
+    assert.deepEqual(stored.sort(), ['img-0.zst', 'img-1.zst', 'shards.json']);
+    assert.equal(restoredPid(env.ok(['restore', 'job', 'counter'])), pid);
+    await waitFor(() => lastNumber(log) >= atDump + 5, 10_000, 'the restored counter to count on');
+    assertCounts(log);
+    env.ok(['job', 'delete', 'counter', '--checkpoints']);
+    assert.deepEqual((await server.objects()).filter((o) => o.key.startsWith(prefix)), [], 'shards left on the server');
   });
 
   it('restore of a missing s3:// checkpoint fails with NOT_FOUND and leaves no job', async () => {

@@ -14,8 +14,10 @@ let built: string | undefined;
 export function fakeLibcuda(): string {
   if (built) return built;
   const source = join(dirname(require.resolve('@cedana-ts/plugin-gpu/package.json')), 'test', 'fixtures', 'fake-libcuda.c');
-  const out = join(mkdtempSync(join(tmpdir(), 'cedana-fake-cuda-')), 'libcuda.so.1');
+  const dir = mkdtempSync(join(tmpdir(), 'cedana-fake-cuda-'));
+  const out = join(dir, 'libcuda.so.1');
   execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-DFAKE_CUDA_CHECKPOINT_API', '-o', out, source]);
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   built = out;
   return out;
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import { JobStore } from '../../src/db/job-store';
+import { migrationProvider } from '../../src/db/migrations';
 import type { NewCheckpoint, NewJob } from '../../src/db/tables';
 
 function job(jid: string, over: Partial<NewJob> = {}): NewJob {
@@ -57,7 +58,8 @@ describe('JobStore', function () {
         assert.ok(tables.includes('checkpoints'), tables.join());
         assert.equal(db.pragma('user_version', { simple: true }), 1);
         const applied = (db.prepare('SELECT name FROM kysely_migration').all() as { name: string }[]).map((r) => r.name);
-        assert.deepEqual(applied, ['0001_jobs_and_checkpoints']);
+        assert.deepEqual(applied, Object.keys(await migrationProvider.getMigrations()).sort());
+        assert.deepEqual(applied.slice(0, 2), ['0001_jobs_and_checkpoints', '0002_checkpoint_stats']);
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
       } finally {
         db.close();
@@ -72,7 +74,7 @@ describe('JobStore', function () {
       await store.close();
       const db = new SQLite(path, { readonly: true });
       try {
-        assert.equal((db.prepare('SELECT count(*) AS n FROM kysely_migration').get() as { n: number }).n, 1);
+        assert.equal((db.prepare('SELECT count(*) AS n FROM kysely_migration').get() as { n: number }).n, Object.keys(await migrationProvider.getMigrations()).length);
       } finally {
         db.close();
       }

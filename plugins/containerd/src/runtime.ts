@@ -105,6 +105,7 @@ export class ContainerdRuntime implements Runtime {
 
   async run(spec: RunSpec): Promise<StartedJob> {
     if (spec.foreground) throw new CedanaError(ErrorCode.Unsupported, 'containerd jobs run under the daemon', { hint: 'drop --no-server' });
+    if (spec.stdio) throw new CedanaError(ErrorCode.Unsupported, '--attach and --attachable are not supported for containerd jobs', { hint: 'their output goes to the job log (--log)' });
     const o = ContainerdOptions.parse(spec.options);
     if (!o.image) throw new CedanaError(ErrorCode.InvalidArgument, 'run containerd needs --image REF', { hint: 'cedana run containerd --image REF --id ID' });
     const id = o.id ?? containerId(spec.jid);

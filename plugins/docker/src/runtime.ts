@@ -108,6 +108,7 @@ export class DockerRuntime implements Runtime {
 
   async run(spec: RunSpec): Promise<StartedJob> {
     if (spec.foreground) throw new CedanaError(ErrorCode.Unsupported, 'docker jobs run under the daemon', { hint: 'drop --no-server' });
+    if (spec.stdio) throw new CedanaError(ErrorCode.Unsupported, '--attach and --attachable are not supported for docker jobs', { hint: 'their output goes to the job log (--log)' });
     const o = DockerOptions.parse(spec.options);
     if (!o.image) throw new CedanaError(ErrorCode.InvalidArgument, 'run docker needs --image REF', { hint: 'cedana run docker --image REF --name N' });
     const name = o.name ?? containerName(spec.jid);

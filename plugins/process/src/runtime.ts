@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdtemp, readFile, readlink, rm, access } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, rm, access, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -78,7 +78,10 @@ export class ProcessRuntime implements Runtime {
     const pid = await findProcess(spec.target);
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
     if (cmdline === null) throw new CedanaError(ErrorCode.NotFound, `no process with PID ${pid}`);
-    return { pid, details: { cmdline: cmdline.split('\0').filter(Boolean) } };
+    // Its log, as for a job we run: the file its stdout goes to, when that is a file.
+    const stdout = await readlink(`/proc/${pid}/fd/1`).catch(() => '');
+    const log = stdout.startsWith('/') && (await stat(stdout).catch(() => null))?.isFile() ? stdout : undefined;
+    return { pid, details: { cmdline: cmdline.split('\0').filter(Boolean), ...(log ? { log } : {}) } };
   }
 
   async dump(spec: DumpSpec): Promise<DumpResult> {

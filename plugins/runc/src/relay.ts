@@ -19,9 +19,10 @@ export type StdioTarget = { logPath: string } | { stdio: { stdin: number; stdout
 
 // fds 3 and 4 are where stdout and stderr end up, 5 (when given) where stdin comes from. Then runc replaces bash,
 // keeping only 0, 1 and 2, which are pipes to the relays.
+// Each relay closes the descriptors that are not its own, so that it holds no other stream open.
 const SCRIPT = [
-  'if [ -e /proc/self/fd/5 ]; then exec 0< <(exec cat <&5) 5<&-; fi',
-  'exec 1> >(exec cat >&3) 2> >(exec cat >&4) 3>&- 4>&-',
+  'if [ -e /proc/self/fd/5 ]; then exec 0< <(exec cat <&5 3>&- 4>&- 5>&-) 5<&-; fi',
+  'exec 1> >(exec cat >&3 3>&- 4>&-) 2> >(exec cat >&4 3>&- 4>&-) 3>&- 4>&-',
   'exec "$@"',
 ].join('\n');
 

@@ -5,6 +5,7 @@
  * A job's PID is the container's init process. `runc run -d` and `runc restore -d` exit once the container runs,
  * and the init is re-parented to the daemon, a child subreaper, which so learns how it ends.
  */
+import { closeSync, constants, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -32,6 +33,18 @@ async function requireBundle(bundle: string): Promise<void> {
   if (!(await stat(join(bundle, 'config.json')).catch(() => null))) {
     throw new CedanaError(ErrorCode.InvalidArgument, `bundle ${bundle} has no config.json`, { hint: 'create one with `runc spec`' });
   }
+}
+
+/**
+ * The FIFOs of an attachable job (`details.io.dir`, holding `stdin`, `stdout` and `stderr`, whose daemon ends the
+ * core opens before a restore), opened read-write as the job's ends; undefined for a job that is not attachable.
+ */
+function attachableFifos(details: Record<string, unknown>): { stdin: number; stdout: number; stderr: number } | undefined {
+  const dir = (details.io as { dir?: unknown } | undefined)?.dir;
+  if (typeof dir !== 'string') return undefined;
+  // As at run: stdin read-only (the daemon holds its writer open), stdout and stderr read-write.
+  const open = (name: string, flags: number) => openSync(join(dir, name), flags);
+  return { stdin: open('stdin', constants.O_RDONLY), stdout: open('stdout', constants.O_RDWR), stderr: open('stderr', constants.O_RDWR) };
 }
 
 function str(v: unknown): string | undefined {
@@ -114,7 +127,8 @@ export class RuncRuntime implements Runtime {
     } finally {
       await rm(criuWork, { recursive: true, force: true });
     }
-    const details = { id, root: runc.t.root, bundle: state.bundle, log: str(d.log) ?? '', cmdline: Array.isArray(d.cmdline) ? d.cmdline : [] };
+    // `io` (the FIFOs of an attachable job, recorded by the core) travels with the checkpoint: the restore reopens them.
+    const details = { ...(d.io ? { io: d.io } : {}), id, root: runc.t.root, bundle: state.bundle, log: str(d.log) ?? '', cmdline: Array.isArray(d.cmdline) ? d.cmdline : [] };
     return { criu: spec.criu, details };
   }
 
@@ -138,9 +152,15 @@ export class RuncRuntime implements Runtime {
         const r = await runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, 'restore', '--work-path', criuWork, ...args], 'inherit');
         return { pid: process.pid, details: { id, root: runc.t.root, bundle }, exited: Promise.resolve({ code: r.code, signal: r.signal }) };
       }
-      const pid = await this.startDetached(runc, 'restore', args, { logPath: log }, criuWork);
-      this.ctx.logger.debug('runc container restored', { id, pid });
-      return { pid, details: await this.details(id, runc.t.root, bundle, pid, log), exited: this.ctx.children.watch(pid) };
+      const fifos = attachableFifos(d);
+      try {
+        const pid = await this.startDetached(runc, 'restore', args, fifos ? { stdio: fifos } : { logPath: log }, criuWork);
+        this.ctx.logger.debug('runc container restored', { id, pid });
+        const details = { ...(d.io ? { io: d.io } : {}), ...(await this.details(id, runc.t.root, bundle, pid, log)) };
+        return { pid, details, exited: this.ctx.children.watch(pid) };
+      } finally {
+        if (fifos) for (const fd of [fifos.stdin, fifos.stdout, fifos.stderr]) closeSync(fd);
+      }
     } finally {
       await rm(criuWork, { recursive: true, force: true });
     }

@@ -39,7 +39,7 @@ function first(emitter: NodeJS.EventEmitter, events: string[]): Promise<void> {
   });
 }
 
-/** Writes `total` bytes (`chunk` repeated) with backpressure; returns the peak of live buffer memory seen. */
+/** Writes `total` bytes (copies of `chunk`) with backpressure; returns the peak of live buffer memory seen. */
 async function writeRepeated(stream: Writable, chunk: Buffer, total: number, end = true): Promise<{ peak: number; samples: number }> {
   let peak = 0;
   let samples = 0;
@@ -49,7 +49,8 @@ async function writeRepeated(stream: Writable, chunk: Buffer, total: number, end
   }, 25);
   try {
     for (let sent = 0; sent < total && !stream.destroyed; sent += chunk.length) {
-      if (!stream.write(chunk)) await first(stream, ['drain', 'close']);
+      // A fresh copy each time, as a real producer writes: retained chunks then count as memory.
+      if (!stream.write(Buffer.from(chunk))) await first(stream, ['drain', 'close']);
     }
     if (end && !stream.destroyed) {
       const ended = first(stream, ['finish', 'close']);

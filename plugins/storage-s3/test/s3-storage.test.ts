@@ -27,7 +27,7 @@ function liveBuffers(): number {
   return process.memoryUsage().arrayBuffers;
 }
 
-/** Writes `total` bytes (`chunk` repeated) with backpressure; returns the peak of live buffer memory seen. */
+/** Writes `total` bytes (copies of `chunk`) with backpressure; returns the peak of live buffer memory seen. */
 async function writeRepeated(stream: Writable, chunk: Buffer, total: number, end = true): Promise<{ peak: number; samples: number }> {
   let peak = 0;
   let samples = 0;
@@ -37,7 +37,8 @@ async function writeRepeated(stream: Writable, chunk: Buffer, total: number, end
   }, 25);
   try {
     for (let sent = 0; sent < total && !stream.destroyed; sent += chunk.length) {
-      if (!stream.write(chunk)) await new Promise((r) => { stream.once('drain', r); stream.once('close', r); });
+      // A fresh copy each time, as a real producer writes: retained chunks then count as memory.
+      if (!stream.write(Buffer.from(chunk))) await new Promise((r) => { stream.once('drain', r); stream.once('close', r); });
     }
     if (end && !stream.destroyed) await new Promise<void>((resolve, reject) => { stream.once('error', reject); stream.end(() => resolve()); });
   } finally {
@@ -92,9 +93,10 @@ describe('s3 storage against s3rver', function () {
     const upload = await storage.create(url);
     const before = liveBuffers();
     const { peak, samples } = await writeRepeated(upload.stream, Buffer.alloc(256 * 1024, 7), 96 * MiB);
-    // At most 2 parts on the wire and 1 filling: 15 MiB, plus the stream's own small buffers.
+    // 2 parts on the wire, 1 filling, and at times 1 just answered that the HTTP stack has not let go of yet:
+    // 4 parts (20 MiB), plus the stream's small buffers. Measured: 15.3 or 20.3 MiB.
     assert.ok(samples >= 5, `memory was sampled only ${samples} times`);
-    assert.ok(peak - before < 20 * MiB, `upload held ${((peak - before) / MiB).toFixed(1)} MiB`);
+    assert.ok(peak - before < 4 * 5 * MiB + 3 * MiB, `upload held ${((peak - before) / MiB).toFixed(1)} MiB`);
     await server.waitForRequest(() => server.requests.filter(isPart).length >= 20);
     const parts = server.requests.filter(isPart);
     assert.equal(parts.length, Math.floor(96 / 5) + 1, 'one UploadPart per 5 MiB, the last one short');

@@ -30,7 +30,7 @@ export const manageCommand: CommandModule<GlobalArgs, ManageArgs> = {
   handler: async (argv) => {
     const daemon = daemonFrom(argv);
     try {
-      const { job } = await daemon.manage({ type: argv.type, target: String(argv.target), jid: argv.jid ?? '', upcoming: argv.upcoming ?? false, timeoutSeconds: argv.timeout ?? 0, gpuEnabled: argv['gpu-enabled'] ?? false, optionsJson: JSON.stringify(runtimeOptionsOf(argv, MANAGE_FLAGS)) });
+      const { job } = await daemon.manage({ type: argv.type, target: String(argv.target), jid: argv.jid ?? '', upcoming: argv.upcoming ?? false, timeoutSeconds: argv.timeout, gpuEnabled: argv['gpu-enabled'] ?? false, optionsJson: JSON.stringify(runtimeOptionsOf(argv, MANAGE_FLAGS)) });
       console.log(`Managing ${job!.type} PID ${job!.pid}`);
     } finally {
       daemon.close();

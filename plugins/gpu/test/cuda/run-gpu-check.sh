@@ -28,14 +28,16 @@ cedana() { node "$ROOT/core/bin/cedana" "$@"; }
 
 DAEMON=""
 cleanup() {
-  cedana job kill --all --signal KILL >/dev/null 2>&1 || true
-  [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
+  set +e
+  cedana job kill --all --signal KILL >/dev/null 2>&1
+  if [ -n "$DAEMON" ]; then kill "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 "$NVCC" -O2 -o "$WORK/gpu-pattern" "$HERE/gpu-pattern.cu"
-cedana daemon start >"$WORK/daemon.log" 2>&1 &
+# Not through the function: $! must be the daemon itself, so that cleanup stops it.
+node "$ROOT/core/bin/cedana" daemon start >"$WORK/daemon.log" 2>&1 &
 DAEMON=$!
 for _ in $(seq 100); do [ -S "$CEDANA_ADDRESS" ] && break; sleep 0.1; done
 [ -S "$CEDANA_ADDRESS" ] || { cat "$WORK/daemon.log"; exit 1; }

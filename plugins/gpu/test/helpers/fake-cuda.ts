@@ -21,6 +21,7 @@ export function buildFakeCuda(opts: { checkpointApi?: boolean } = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'cedana-fake-cuda-'));
   const out = join(dir, api ? 'libcuda.so.1' : 'libcuda-old.so.1');
   execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-Wall', ...(api ? ['-DFAKE_CUDA_CHECKPOINT_API'] : []), '-o', out, FAKE_SOURCE]);
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   built.set(key, out);
   return out;
 }
