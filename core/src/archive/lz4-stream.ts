@@ -35,52 +35,106 @@ export class Lz4Compress extends Transform {
   }
 }
 
-/** Length of the complete frame at the start of `buf`, or 0 when more bytes are needed. */
-export function frameLength(buf: Buffer): number {
-  if (buf.length < 7) return 0;
-  const magic = buf.readUInt32LE(0);
+/** Random access to bytes that may be spread over several buffers. */
+interface ByteSource {
+  readonly length: number;
+  u8(i: number): number;
+  u32(i: number): number;
+}
+
+/** Bytes received but not yet decoded, kept as the chunks they came in (no copying until a frame is whole). */
+class ChunkQueue implements ByteSource {
+  private chunks: Buffer[] = [];
+  length = 0;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+
+  u8(i: number): number {
+    for (const c of this.chunks) {
+      if (i < c.length) return c[i];
+      i -= c.length;
+    }
+    throw new RangeError('past the end');
+  }
+
+  u32(i: number): number {
+    return (this.u8(i) | (this.u8(i + 1) << 8) | (this.u8(i + 2) << 16) | (this.u8(i + 3) << 24)) >>> 0;
+  }
+
+  /** Removes and returns the first `n` bytes as one buffer. */
+  take(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    let done = 0;
+    while (done < n) {
+      const c = this.chunks[0];
+      const k = Math.min(c.length, n - done);
+      c.copy(out, done, 0, k);
+      done += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    this.length -= n;
+    return out;
+  }
+}
+
+function bufferSource(buf: Buffer): ByteSource {
+  return { length: buf.length, u8: (i) => buf[i], u32: (i) => buf.readUInt32LE(i) };
+}
+
+/** Length of the complete frame at the start of `src`, or 0 when more bytes are needed. */
+function frameLengthIn(src: ByteSource): number {
+  if (src.length < 7) return 0;
+  const magic = src.u32(0);
   if (magic >= 0x184d2a50 && magic <= 0x184d2a5f) {
-    const total = 8 + buf.readUInt32LE(4);
-    return buf.length >= total ? total : 0;
+    const total = 8 + src.u32(4);
+    return src.length >= total ? total : 0;
   }
   if (magic !== FRAME_MAGIC) throw new Error('bad LZ4 frame magic');
-  const flg = buf[4];
+  const flg = src.u8(4);
   const blockChecksum = (flg & 0x10) !== 0;
   const contentSize = (flg & 0x08) !== 0;
   const contentChecksum = (flg & 0x04) !== 0;
   const dictId = (flg & 0x01) !== 0;
   let off = 4 + 2 + (contentSize ? 8 : 0) + (dictId ? 4 : 0) + 1;
   for (;;) {
-    if (buf.length < off + 4) return 0;
-    const word = buf.readUInt32LE(off);
+    if (src.length < off + 4) return 0;
+    const word = src.u32(off);
     off += 4;
     if (word === 0) break;
     off += (word & 0x7fffffff) + (blockChecksum ? 4 : 0);
   }
   if (contentChecksum) off += 4;
-  return buf.length >= off ? off : 0;
+  return src.length >= off ? off : 0;
+}
+
+/** Length of the complete frame at the start of `buf`, or 0 when more bytes are needed. */
+export function frameLength(buf: Buffer): number {
+  return frameLengthIn(bufferSource(buf));
 }
 
 /** Decompresses a sequence of LZ4 frames. */
 export class Lz4Decompress extends Transform {
-  private buf: Buffer = Buffer.alloc(0);
+  private readonly queue = new ChunkQueue();
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.queue.push(chunk);
     this.drain().then(() => cb(), cb);
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.buf.length > 0) return cb(new Error('truncated LZ4 stream'));
+    if (this.queue.length > 0) return cb(new Error('truncated LZ4 stream'));
     cb();
   }
 
   private async drain(): Promise<void> {
     for (;;) {
-      const len = frameLength(this.buf);
+      const len = frameLengthIn(this.queue);
       if (len === 0) return;
-      const frame = this.buf.subarray(0, len);
-      this.buf = this.buf.subarray(len);
+      const frame = this.queue.take(len);
       if (frame.readUInt32LE(0) !== FRAME_MAGIC) continue; // skippable frame
       this.push(await decompressFrame(frame));
     }

@@ -63,7 +63,7 @@ export const ConfigSchema = z.strictObject({
       endpoint: z.string().default(''),
       /** Temporary credentials (STS) go with the key pair. */
       session_token: z.string().default(''),
-      /** s3:// uploads go in parts of this size; memory held per upload is about 4 parts. */
+      /** s3:// uploads go in parts of this size; memory held per upload is a few parts. */
       part_size_mib: z.number().int().min(5).max(512).default(16),
     })
     .prefault({}),
@@ -75,7 +75,7 @@ export const ConfigSchema = z.strictObject({
       project_id: z.string().default(''),
       /** A custom endpoint (an emulator, a private endpoint); STORAGE_EMULATOR_HOST works too. */
       endpoint: z.string().default(''),
-      /** gcs:// uploads go in chunks of this size; memory held per upload is about 2 chunks. */
+      /** gcs:// uploads go in chunks of this size; memory held per upload is a few chunks. */
       chunk_size_mib: z.number().int().min(1).max(512).default(16),
     })
     .prefault({}),

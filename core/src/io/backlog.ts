@@ -1,5 +1,6 @@
 /**
- * Output a job wrote while nobody was attached, kept for the next attacher up to a byte limit (oldest dropped).
+ * Output a job wrote while nobody was attached, kept for the next attacher. Nothing is dropped: past its limit
+ * the backlog says it is full, and its owner stops reading (the job's writes then wait).
  *
  * Reads from a FIFO come in pieces as small as the job's writes (a shell's `echo`: a dozen bytes), and each
  * piece is a Buffer of its own with far more overhead than data. So pieces of one stream are gathered into
@@ -31,7 +32,11 @@ export class Backlog {
     last.parts.push(data);
     last.bytes += data.length;
     this.bytes += data.length;
-    while (this.bytes > this.limit && this.blocks.length > 1) this.bytes -= this.blocks.shift()!.bytes;
+  }
+
+  /** True once it holds `limit` bytes or more. */
+  get full(): boolean {
+    return this.bytes >= this.limit;
   }
 
   /** Everything kept, oldest first, as one buffer per block; empties the backlog. */

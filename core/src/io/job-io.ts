@@ -17,7 +17,7 @@ import { loadLibc } from '../proc/libc';
 import { Backlog } from './backlog';
 import { holdStdin, releaseStdin } from './stdin-holder';
 
-/** Output kept for the next attacher while nobody is attached. Older output is dropped past this. */
+/** Output kept for the next attacher while nobody is attached; past this the job's writes wait for one. */
 const BACKLOG_BYTES = 8 * 1024 * 1024;
 /** How long to wait for the last output after the job exited before reporting the exit. */
 const DRAIN_MS = 1_000;
@@ -130,6 +130,7 @@ export class JobIO {
       return;
     }
     this.backlog.push(stream, data);
+    if (this.backlog.full && !this.endStatus) this.setPaused(true);
   }
 
   private setPaused(paused: boolean): void {
@@ -150,7 +151,7 @@ export class JobIO {
     this.attacher = attacher;
     let full = false;
     for (const { stream, data } of this.backlog.take()) full = attacher.output(stream, data) === false || full;
-    if (full && !this.endStatus) this.setPaused(true);
+    this.setPaused(full && !this.endStatus);
     if (this.exitStatus) attacher.exit(this.exitStatus);
     return {
       write: (data) => {

@@ -3,7 +3,7 @@
  */
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import type { Attacher, Attachment } from '../io/job-io';
-import { jobStatus } from '../proc/procfs';
+import { statusOf } from './job-status';
 import { requireIo, requireJob, requireStore } from './helpers';
 import type { Services } from './services';
 
@@ -33,7 +33,7 @@ export async function attachJob(s: Services, target: { jid?: string; pid?: numbe
   let jobIo = io.get(jid);
   // A job that ended here still has output to give, and its exit code; one that is checkpointed has neither.
   if (!jobIo?.hasEnded) {
-    const status = await jobStatus({ pid: job.pid, host: job.host, cmdline: JSON.parse(job.cmdline) as string[] }, s.host);
+    const status = await statusOf(job, s.host);
     if (['halted', 'zombie', 'stale', 'remote'].includes(status)) {
       throw new CedanaError(ErrorCode.FailedPrecondition, `job ${jid} is not running (status: ${status})`, { hint: 'restore it with `cedana restore job --attach`' });
     }

@@ -30,7 +30,7 @@ import type { JobRow } from '../db/tables';
 import { localPath } from '../storage/local';
 import { schemeOf } from '../storage/registry';
 import { requireJob, runtimeOptions } from './helpers';
-import { jobStatus } from '../proc/procfs';
+import { statusOf, withStartTime } from './job-status';
 import type { Services } from './services';
 import { validate } from './validate';
 import { GpuDump } from './gpu';
@@ -56,7 +56,7 @@ interface Target {
 async function resolveTarget(s: Services, req: { jid?: string; type?: string; target?: string }): Promise<Target> {
   if (req.jid) {
     const job = await requireJob(s, req.jid);
-    const status = await jobStatus({ pid: job.pid, host: job.host, cmdline: JSON.parse(job.cmdline) as string[] }, s.host);
+    const status = await statusOf(job, s.host);
     if (['halted', 'zombie', 'stale', 'remote'].includes(status)) {
       throw new CedanaError(ErrorCode.FailedPrecondition, `job ${job.jid} is not running (status: ${status})`, {
         hint: 'restore it first with `cedana restore job`',
@@ -84,7 +84,7 @@ async function jobOfContainer(s: Services, type: string, id: string): Promise<Jo
     if (job.type !== type || job.host !== s.host) continue;
     const details = JSON.parse(job.details) as { id?: unknown; name?: unknown };
     if (details.id !== id && details.name !== id) continue;
-    const status = await jobStatus({ pid: job.pid, host: job.host, cmdline: JSON.parse(job.cmdline) as string[] }, s.host);
+    const status = await statusOf(job, s.host);
     if (!['halted', 'zombie', 'stale', 'remote'].includes(status)) return job;
   }
   return undefined;
@@ -216,7 +216,7 @@ async function recoverAfterFailedArchive(s: Services, target: Target, imagesDir:
     const meta = CheckpointMetadata.parse({ version: 1, type: target.type, runtimeVersion: '0.0.0', pid: target.ref.pid, host: s.host, createdAt: Date.now(), criu: result.criu, details: result.details });
     const started = await runtime.restore({ imagesDir, metadata: meta, criu: result.criu, options: {}, foreground: false });
     await gpu?.afterRecovery(started.pid);
-    if (s.store && target.jid) await s.store.updateJob(target.jid, { pid: started.pid });
+    if (s.store && target.jid) await s.store.updateJob(target.jid, { pid: started.pid, details: JSON.stringify(await withStartTime(started.details, started.pid)) });
     if (target.jid) s.exits.track(target.jid, started.pid, started.exited);
   } catch (restoreErr) {
     throw new CedanaError(ErrorCode.CheckpointFailed, `writing the checkpoint failed (${why}) and the process could not be restored: ${(restoreErr as Error).message}`, { cause });

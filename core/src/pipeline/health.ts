@@ -19,7 +19,8 @@ export async function healthCheck(s: Services): Promise<HealthResult[]> {
     },
   ];
   for (const rec of s.plugins.list()) {
-    const level = rec.status === 'ok' ? 'ok' : rec.status === 'skipped' ? 'warn' : 'error';
+    // A plugin that cannot work on this machine is reported, but is neither a warning nor an error.
+    const level = rec.status === 'ok' ? 'ok' : rec.status === 'skipped' ? 'skipped' : 'error';
     const components = [{ name: 'plugin', data: `${rec.manifest?.version ?? '?'} ${rec.status}`, level, message: rec.reason ?? '' }];
     if (rec.instance?.health) {
       try {

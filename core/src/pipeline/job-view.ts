@@ -3,7 +3,7 @@
  */
 import type { Checkpoint, CheckpointStats, Job } from '../generated/daemon';
 import type { CheckpointRow, JobRow } from '../db/tables';
-import { jobStatus } from '../proc/procfs';
+import { statusOf } from './job-status';
 
 export function checkpointView(row: CheckpointRow): Checkpoint {
   const stats = row.stats ? (JSON.parse(row.stats) as CheckpointStats) : undefined;
@@ -12,7 +12,7 @@ export function checkpointView(row: CheckpointRow): Checkpoint {
 
 export async function jobView(row: JobRow, host: string, latest?: CheckpointRow): Promise<Job> {
   const cmdline = JSON.parse(row.cmdline) as string[];
-  const status = await jobStatus({ pid: row.pid, host: row.host, cmdline }, host);
+  const status = await statusOf(row, host);
   const exited = row.exit_code !== null || row.exit_signal !== null;
   const details = JSON.parse(row.details) as { io?: { dir?: string } };
   const attachable = typeof details.io?.dir === 'string';

@@ -5,6 +5,7 @@ import { CedanaError, ErrorCode, ManageRequest } from '@cedana-ts/sdk';
 import type { Job } from '../generated/daemon';
 import { requireStore, runtimeOptions } from './helpers';
 import { jobView } from './job-view';
+import { withStartTime } from './job-status';
 import { randomJobName } from './names';
 import type { Services } from './services';
 import { validate } from './validate';
@@ -46,6 +47,7 @@ export async function manageJob(s: Services, input: ManageRequest): Promise<Job>
   let jid = req.jid;
   while (!jid || (await store.getJob(jid))) jid = randomJobName();
   const cmdline = Array.isArray(started.details.cmdline) ? (started.details.cmdline as string[]) : [];
+  started.details = await withStartTime(started.details, started.pid);
   await store.insertJob({
     jid,
     type: req.type,

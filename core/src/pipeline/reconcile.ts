@@ -3,7 +3,7 @@
  * their stdio reopened (output written meanwhile waits in their FIFOs); a job whose process died while no daemon
  * watched shows `halted` (its exit code is unknown); jobs of other hosts show `remote`.
  */
-import { jobStatus } from '../proc/procfs';
+import { statusOf } from './job-status';
 import { ioDirOf } from './attach';
 import type { Services } from './services';
 
@@ -11,7 +11,7 @@ export async function reconcileJobs(s: Services): Promise<void> {
   if (!s.store) return;
   const counts: Record<string, number> = {};
   for (const job of await s.store.listJobs()) {
-    const status = await jobStatus({ pid: job.pid, host: job.host, cmdline: JSON.parse(job.cmdline) as string[] }, s.host);
+    const status = await statusOf(job, s.host);
     counts[status] = (counts[status] ?? 0) + 1;
     const dir = ioDirOf(job.details);
     if (dir && s.io && !['halted', 'zombie', 'stale', 'remote'].includes(status)) {

@@ -20,7 +20,7 @@ import {
 } from '@cedana-ts/sdk';
 import { unpackArchive } from '../archive/unpack';
 import type { Job } from '../generated/daemon';
-import { jobStatus } from '../proc/procfs';
+import { statusOf, withStartTime } from './job-status';
 import { localPath } from '../storage/local';
 import { schemeOf } from '../storage/registry';
 import { requireIo, requireJob, requireStore, runtimeOptions, writePidFile } from './helpers';
@@ -145,7 +145,7 @@ export async function restore(s: Services, input: RestoreRequest): Promise<Job> 
   let jid = req.jid;
   if (jid) {
     const job = await requireJob(s, jid);
-    const status = await jobStatus({ pid: job.pid, host: job.host, cmdline: JSON.parse(job.cmdline) as string[] }, s.host);
+    const status = await statusOf(job, s.host);
     // A zombie is over too: a container's init, say, re-parented to an init that does not reap.
     if (!['halted', 'zombie', 'remote'].includes(status)) {
       throw new CedanaError(ErrorCode.FailedPrecondition, `job ${jid} is still running (PID ${job.pid}, status: ${status})`, {
@@ -170,6 +170,7 @@ export async function restore(s: Services, input: RestoreRequest): Promise<Job> 
     }
   });
   if (!jid) throw new CedanaError(ErrorCode.Internal, 'restore chose no job id');
+  started.details = await withStartTime(started.details, started.pid);
   if (!isNew) {
     await store.updateJob(jid, { pid: started.pid, host: s.host, exit_code: null, exit_signal: null, details: JSON.stringify(started.details) });
   } else {

@@ -6,6 +6,7 @@ import { RunRequest, CedanaError, ErrorCode, type ExitStatus, type StartedJob } 
 import type { Job } from '../generated/daemon';
 import { requireIo, requireStore, runtimeOptions, writePidFile } from './helpers';
 import { jobView } from './job-view';
+import { withStartTime } from './job-status';
 import { randomJobName } from './names';
 import type { Services } from './services';
 import { validate } from './validate';
@@ -45,6 +46,7 @@ export async function runJob(s: Services, input: RunRequest): Promise<Job> {
     started.details = { ...started.details, io: { dir: io.paths.dir } };
     io.holdStdin(started.pid);
   }
+  started.details = await withStartTime(started.details, started.pid);
   await store.insertJob({
     jid,
     type: req.type,

@@ -102,7 +102,8 @@ export class PluginHost {
     const start = performance.now();
     const done = (status: PluginRecord['status'], reason?: string, instance?: PluginInstance): PluginRecord => {
       const rec = { name: c.name, source: c.source, manifest: c.manifest, status, reason, instance, loadMs: performance.now() - start };
-      const log = status === 'ok' ? this.opts.logger.debug : this.opts.logger.warn;
+      // Skipped is normal (no GPU here, say): worth a line, not a warning.
+      const log = status === 'ok' ? this.opts.logger.debug : status === 'skipped' ? this.opts.logger.info : this.opts.logger.warn;
       log.call(this.opts.logger, `plugin ${c.name}: ${status}${reason ? ` (${reason})` : ''}`);
       return rec;
     };

@@ -40,15 +40,30 @@ export async function parentOf(pid: number): Promise<number | null> {
 }
 
 /**
- * A job's status: `remote` when another host recorded it, `halted` when its process is gone, `stale` when the
- * PID now belongs to another command line, else the process state.
+ * When the process started, in clock ticks after boot (field 22 of /proc/PID/stat), or null when there is no
+ * such process. With the PID it names one process: a PID reused by another process has another start time,
+ * while a process that exec'd another program keeps its own.
  */
-export async function jobStatus(job: { pid: number; host: string; cmdline: string[] }, host: string): Promise<string> {
+export async function processStartTime(pid: number): Promise<number | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  if (stat === null) return null;
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+}
+
+/**
+ * A job's status: `remote` when another host recorded it, `halted` when its process is gone, `stale` when the
+ * PID now belongs to another process — another start time when it was recorded, else another command line
+ * (jobs recorded without one) — else the process state.
+ */
+export async function jobStatus(job: { pid: number; host: string; cmdline: string[]; startTime?: number }, host: string): Promise<string> {
   if (job.host !== host) return 'remote';
   const state = await processState(job.pid);
   if (state === null || state === 'halted') return 'halted';
   if (state === 'zombie') return 'zombie';
-  if (job.cmdline.length > 0) {
+  if (job.startTime !== undefined) {
+    const started = await processStartTime(job.pid);
+    if (started !== null && started !== job.startTime) return 'stale';
+  } else if (job.cmdline.length > 0) {
     const now = await processCmdline(job.pid);
     if (now && now.length > 0 && now.join('\0') !== job.cmdline.join('\0')) return 'stale';
   }

@@ -83,6 +83,14 @@ describe('e2e: attach', function () {
     assert.ok(end.stdout === expected, 'output differs from the job’s');
   });
 
+  it('run --attach loses nothing of a job that writes fast from its first instant', async () => {
+    // Far more than the backlog holds (8 MiB) before the attach can begin: the job must wait, not lose output.
+    const s = session(env, ['run', 'process', '--jid', 'flood', '--attach', '--', 'head', '-c', '40000000', '/dev/zero'], sessions);
+    const end = await s.exit(60_000);
+    assert.equal(end.code, 0, end.stderr);
+    assert.equal(end.stdout.length, 40_000_000);
+  });
+
   it('a job killed by a signal: the CLI exits 128+N and inspect shows the signal', async () => {
     const s = session(env, ['run', 'process', '--jid', 'sig', '--attach', '--', 'bash', '-c', 'echo ready; kill -KILL $$'], sessions);
     const end = await s.exit();
@@ -129,7 +137,12 @@ describe('e2e: attach', function () {
     const pid = runPid(env.ok(['run', 'process', '--jid', 'det', '--attachable', '--', 'bash', '-c', 'i=0; while :; do echo $i; i=$((i+1)); done']));
     const a = session(env, ['job', 'attach', 'det'], sessions);
     await a.waitOut((o) => o.length > 100_000);
-    const first = await a.interrupt();
+    // Fill the way from the job to us (we stop reading), then Ctrl+C: what was on its way must still come.
+    a.child.stdout!.pause();
+    await waitFor(() => readFileSync(`/proc/${pid}/wchan`, 'utf8').includes('pipe_write'), 10_000, 'the job to wait on its output');
+    a.child.kill('SIGINT');
+    a.child.stdout!.resume();
+    const first = await a.exit();
     assert.equal(first.code, 0, 'detaching is not a failure');
     assert.match(first.stderr, /Detached from job det; it keeps running/);
     assert.ok(isAlive(pid), 'the job runs on after the detach');
@@ -144,6 +157,25 @@ describe('e2e: attach', function () {
     const all = [...seenA, ...numbersIn(second.stdout)];
     assert.equal(all[0], 0);
     assert.equal(firstGap(all), -1, `lost or repeated output at ${firstGap(all)}: …${all.slice(Math.max(0, firstGap(all) - 3), firstGap(all) + 3).join(' ')}… (first attach ended at ${seenA[seenA.length - 1]})`);
+  });
+
+  it('a slow attacher holds the job back, as a slow terminal would, and loses nothing', async () => {
+    const pid = runPid(env.ok(['run', 'process', '--jid', 'slow', '--attachable', '--', 'bash', '-c', 'i=0; while :; do echo $i; i=$((i+1)); done']));
+    const s = session(env, ['job', 'attach', 'slow'], sessions);
+    await s.waitOut((o) => o.length > 50_000);
+    s.child.stdout!.pause(); // we stop reading what the attach command prints
+    const wchan = () => readFileSync(`/proc/${pid}/wchan`, 'utf8');
+    await waitFor(() => wchan().includes('pipe_write'), 10_000, 'the job to wait on its output');
+    for (let i = 0; i < 5; i++) {
+      await sleep(200);
+      assert.match(wchan(), /pipe_write/, 'the job ran on while its attacher read nothing: its output piles up somewhere');
+    }
+    const before = s.stdout.length;
+    s.child.stdout!.resume();
+    await s.waitOut((o) => o.length > before + 200_000);
+    const nums = numbersIn((await s.interrupt()).stdout);
+    assert.equal(nums[0], 0);
+    assert.equal(firstGap(nums), -1, `output lost at ${firstGap(nums)}`);
   });
 
   it('one attacher at a time: a second one is refused and the first keeps its stream', async () => {

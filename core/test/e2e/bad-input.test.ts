@@ -88,7 +88,8 @@ describe('e2e: bad input', function () {
       expectError(env.cli(['dump', 'process', 'abc']), /'abc' is not a PID/, /cedana dump process <PID>/);
       expectError(env.cli(['dump', 'process', '12abc']), /'12abc' is not a PID/);
       expectError(env.cli(['dump', 'process', '0']), /'0' is not a PID/);
-      expectError(env.cli(['manage', 'process', 'abc']), /'abc' is not a PID/, /cedana manage process <PID>/);
+      expectError(env.cli(['manage', 'process', 'abc']), /no process named abc/);
+      expectError(env.cli(['manage', 'process', 'a b$c']), /'a b\$c' is not a PID, a pid file or a process name/);
     });
 
     it('a JID that cannot be one', function () {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep, TestEnv, waitFor } from '../helpers/env';
-import { counter, dumpedPath, isAlive, killGroup, lastNumber, logLines, psJson, restoredPid, runPid, teardown } from '../helpers/e2e';
+import { counter, dumpedPath, isAlive, job, killGroup, lastNumber, logLines, psJson, PYTHON, restoredPid, runPid, teardown } from '../helpers/e2e';
 import { expectError } from '../helpers/bad-input';
 import { ioDir } from '../helpers/attach';
 
@@ -100,6 +100,25 @@ describe('e2e: job lifecycle', function () {
       writeFileSync(stop, '');
       await waitFor(() => inspect(env, 'rx').exited, 10_000, 'the restored job’s exit to be recorded');
       assert.equal(inspect(env, 'rx').exitCode, 4);
+    });
+  });
+
+  describe('status', () => {
+    it('a job whose process exec’d another program is still that job, before and after a restore', async () => {
+      const log = join(env.dir, 'execd.log');
+      const py = 'import time\ni = 0\nwhile True:\n    print(i, flush=True)\n    i += 1\n    time.sleep(0.05)';
+      const pid = runPid(env.ok(['run', 'process', '--jid', 'execd', '--log', log, '--', 'bash', '-c', `exec ${PYTHON} -c '${py}'`]));
+      await waitFor(() => lastNumber(log) >= 3, 10_000, 'the job to count');
+      assert.equal(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0], PYTHON, 'bash did not exec python');
+      assert.ok(!['stale', 'halted'].includes(job(env, 'execd').status), `status ${job(env, 'execd').status}`);
+
+      dumpedPath(env.ok(['dump', 'job', 'execd']));
+      const atDump = lastNumber(log);
+      assert.equal(restoredPid(env.ok(['restore', 'job', 'execd'])), pid);
+      await waitFor(() => lastNumber(log) >= atDump + 3, 10_000, 'the restored job to count on');
+      assert.ok(!['stale', 'halted'].includes(job(env, 'execd').status), `status after restore ${job(env, 'execd').status}`);
+      env.ok(['job', 'kill', 'execd']);
+      assert.equal(job(env, 'execd').status, 'halted');
     });
   });
 

@@ -166,7 +166,7 @@ describe('e2e: daemon restart', function () {
     await b.interrupt();
   });
 
-  it('a PID now running another command is stale, another host’s job is remote: neither is signalled', async () => {
+  it('a PID taken by another process is stale, another host’s job is remote: neither is signalled', async () => {
     const a = runPid(env.ok(['run', 'process', '--jid', 'a', '--log', join(env.dir, 'a.log'), '--', ...counter()]));
     const b = runPid(env.ok(['run', 'process', '--jid', 'b', '--attachable', '--', ...counter()]));
     const innocent = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });

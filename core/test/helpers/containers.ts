@@ -247,6 +247,8 @@ export class PrivateContainerd {
     killShims(this.dir);
     // The shim's runc state lives under /run/containerd/runc/<namespace>: drop the directories left empty.
     for (const n of namespaces.split('\n').filter(Boolean)) spawnSync('rmdir', [join('/run/containerd/runc', n)]);
+    // Likewise the shims' socket directory; rmdir leaves anything a system containerd still uses.
+    spawnSync('rmdir', ['/run/containerd/runc', '/run/containerd/s', '/run/containerd']);
     spawnSync('umount', ['-R', join(this.dir, 'state')]);
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }

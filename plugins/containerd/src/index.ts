@@ -30,6 +30,7 @@ export default definePlugin({
       runtime: new ContainerdRuntime(ctx, ctr, settings.namespace),
       features: [Feature.Run, Feature.Manage, Feature.Dump, Feature.Restore, Feature.Kill],
       info: { socket: settings.address, namespace: settings.namespace, containerd: version?.version ?? 'not reachable at start' },
+      // Not running is a warning, not an error: the daemon is fine, and this runtime is usable once it runs.
       async health(): Promise<HealthComponent[]> {
         try {
           const v = await ctr.version();
@@ -38,7 +39,7 @@ export default definePlugin({
             { name: 'containerd version', data: v.version, level: 'ok' },
           ];
         } catch (err) {
-          return [{ name: 'containerd socket', data: settings.address, level: 'error', message: (err as Error).message }];
+          return [{ name: 'containerd socket', data: settings.address, level: 'warn', message: (err as Error).message }];
         }
       },
       async close() {

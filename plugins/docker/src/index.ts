@@ -28,6 +28,7 @@ export default definePlugin({
       runtime: new DockerRuntime(ctx, engine),
       features: [Feature.Run, Feature.Manage, Feature.Dump, Feature.Restore, Feature.Kill],
       info: { socket: engine.socket, docker: version?.version ?? 'not reachable at start' },
+      // Not running is a warning, not an error: the daemon is fine, and this runtime is usable once it runs.
       async health(): Promise<HealthComponent[]> {
         try {
           const v = await engine.version();
@@ -43,7 +44,7 @@ export default definePlugin({
               : { name: 'checkpoint/restore', data: 'unavailable', level: 'warn', message: 'dockerd runs without --experimental, which checkpoints need' },
           ];
         } catch (err) {
-          return [{ name: 'docker socket', data: engine.socket, level: 'error', message: (err as Error).message }];
+          return [{ name: 'docker socket', data: engine.socket, level: 'warn', message: (err as Error).message }];
         }
       },
       async close() {

@@ -62,10 +62,6 @@ export function gcsError(err: unknown, c: ErrorContext): CedanaError {
   if (net && status === undefined) {
     return new CedanaError(ErrorCode.Unavailable, `${c.op} ${c.url}: cannot reach ${where(c)} (${net[1] ?? 'connection closed'}${retried})`, opts('check gcs.endpoint (or STORAGE_EMULATOR_HOST) and that the server is up'));
   }
-  if (/offset is lower than the number of bytes written/.test(text)) {
-    // What the client reports when a chunk's retry finds the session gone (the server restarted, or cannot be asked).
-    return new CedanaError(ErrorCode.Unavailable, `${c.op} ${c.url}: the upload session at ${where(c)} was lost`, opts('check that the server is up, and try again'));
-  }
   if (/Could not load the default credentials|Unable to detect a Project Id/i.test(text)) {
     return new CedanaError(ErrorCode.PermissionDenied, `${c.op} ${c.url}: no Google credentials found`, opts('set gcs.credentials_file or GOOGLE_APPLICATION_CREDENTIALS to a service-account key file'));
   }

@@ -13,6 +13,8 @@
  * only then does the object exist, so that request is sent by commit(). A failed request is retried with backoff
  * after asking the server how much it has (`bytes *\/*`).
  */
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Writable } from 'node:stream';
 import { CRC32C } from '@google-cloud/storage';
@@ -117,7 +119,12 @@ export class ResumableUpload implements Upload {
       try {
         return await this.request(rest, total);
       } catch (err) {
-        if (!(err instanceof Retryable) || attempt >= CHUNK_RETRIES || this.cancel.signal.aborted) throw err.cause ?? err;
+        if (!(err instanceof Retryable) || this.cancel.signal.aborted) throw err;
+        if (attempt >= CHUNK_RETRIES) {
+          const cause = (err.cause ?? err) as { code?: unknown };
+          const status = typeof cause.code === 'number' ? ` status: ${cause.code}` : '';
+          throw new Error(`Retry limit exceeded -${status} ${err.message}`, { cause });
+        }
         this.spec.logger.debug('gcs chunk failed, retrying', { url: this.spec.context.url, attempt: attempt + 1, error: String(err.message) });
         await sleep(backoffMs(attempt), undefined, { signal: this.cancel.signal });
         // The server may have kept part of what was sent: resume from what it has.
@@ -139,20 +146,19 @@ export class ResumableUpload implements Upload {
     if (total !== undefined) headers['x-goog-hash'] = `crc32c=${this.crc.toString()}`;
     const res = await this.fetch({ method: 'PUT', headers, body: data });
     if (res.status === 308) {
-      const have = rangeEnd(res.headers.get('range')) + 1;
-      await res.arrayBuffer();
+      const have = rangeEnd(res.range) + 1;
       this.offset = have;
       if (have < start + data.length) throw new Retryable(`the server kept ${have - start} of ${data.length} bytes`);
       if (total !== undefined) throw new CedanaError(ErrorCode.Internal, `${this.spec.context.url}: the server did not finish the upload`);
       return undefined;
     }
-    const text = await res.text();
-    if (res.ok) {
+    const text = res.text;
+    if (res.status >= 200 && res.status < 300) {
       if (total === undefined) throw new CedanaError(ErrorCode.Internal, `${this.spec.context.url}: the server finished the upload before its end`);
       this.offset = total;
       return JSON.parse(text || '{}') as ObjectMeta;
     }
-    const err = Object.assign(new Error(text.split('\n')[0].slice(0, 200) || res.statusText), { code: res.status });
+    const err = Object.assign(new Error(text.split('\n')[0].slice(0, 200) || `HTTP ${res.status}`), { code: res.status });
     if (res.status === 408 || res.status === 429 || res.status >= 500) throw new Retryable(err.message, { cause: err });
     throw err;
   }
@@ -160,15 +166,14 @@ export class ResumableUpload implements Upload {
   /** How many bytes the server has (a status query). */
   private async askOffset(): Promise<number> {
     const res = await this.fetch({ method: 'PUT', headers: { 'content-range': 'bytes */*' }, body: Buffer.alloc(0) });
-    await res.arrayBuffer();
     if (res.status !== 308) throw new Error(`status query answered ${res.status}`);
-    return rangeEnd(res.headers.get('range')) + 1;
+    return rangeEnd(res.range) + 1;
   }
 
-  /** fetch() to the session URI; a network failure is retryable. */
-  private async fetch(init: { method: string; headers: Record<string, string>; body: Buffer }): Promise<Response> {
+  /** One request to the session URI; a network failure is retryable. */
+  private async fetch(init: { method: string; headers: Record<string, string>; body: Buffer }): Promise<SessionResponse> {
     try {
-      return await fetch(this.spec.uri, { ...init, signal: AbortSignal.any([this.cancel.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) });
+      return await send(this.spec.uri, init, AbortSignal.any([this.cancel.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]));
     } catch (err) {
       if (this.cancel.signal.aborted) throw err;
       throw new Retryable(String((err as Error).message), { cause: err });
@@ -207,8 +212,7 @@ export class ResumableUpload implements Upload {
     // Cancelling the session (DELETE on its URI) frees what the server kept; an unfinalized session never becomes
     // an object, and GCS drops it after a week anyway.
     try {
-      const res = await fetch(this.spec.uri, { method: 'DELETE', signal: AbortSignal.timeout(10_000) });
-      await res.arrayBuffer();
+      await send(this.spec.uri, { method: 'DELETE', headers: {}, body: Buffer.alloc(0) }, AbortSignal.timeout(10_000));
     } catch (err) {
       const e = gcsError(err, { ...this.spec.context, op: 'cancelling the upload of' });
       this.spec.logger.warn(`could not cancel the resumable upload: ${e.message}`, { url: this.spec.context.url });
@@ -216,8 +220,43 @@ export class ResumableUpload implements Upload {
   }
 }
 
+/** What the session URI answered. */
+interface SessionResponse {
+  status: number;
+  /** The Range header of a 308. */
+  range?: string;
+  text: string;
+}
+
+const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+
+/**
+ * One HTTP request with node:http. (fetch() copies a Buffer body before sending it: one more chunk in memory.)
+ */
+function send(uri: string, init: { method: string; headers: Record<string, string>; body: Buffer }, signal: AbortSignal): Promise<SessionResponse> {
+  const url = new URL(uri);
+  const secure = url.protocol === 'https:';
+  return new Promise((resolve, reject) => {
+    const req = (secure ? httpsRequest : httpRequest)(
+      url,
+      { method: init.method, headers: { ...init.headers, 'content-length': String(init.body.length) }, agent: secure ? agents.https : agents.http, signal },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('error', reject);
+        res.on('end', () => {
+          const range = res.headers.range;
+          resolve({ status: res.statusCode ?? 0, range: typeof range === 'string' ? range : undefined, text: Buffer.concat(parts).toString('utf8') });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
 /** The last byte index of a `Range: bytes=0-N` header, or -1 when there is none (the server has nothing). */
-function rangeEnd(header: string | null): number {
+function rangeEnd(header: string | undefined): number {
   const m = /bytes=\d+-(\d+)/.exec(header ?? '');
   return m ? Number(m[1]) : -1;
 }

@@ -87,7 +87,13 @@ export class GcsStorage implements Storage {
       throw gcsError(err, context);
     }
     this.logger.debug('gcs resumable upload started', { url, chunkSize: this.settings.chunkSize });
-    return new ResumableUpload({ file, uri, chunkSize: this.settings.chunkSize, context, logger: this.logger });
+    return new ResumableUpload({
+      uri,
+      chunkSize: this.settings.chunkSize,
+      context,
+      logger: this.logger,
+      discard: async () => void (await file.delete({ ignoreNotFound: true })),
+    });
   }
 
   async open(url: string): Promise<Readable> {

@@ -1,8 +1,8 @@
 /**
  * A streamed S3 multipart upload. Bytes written to {@link MultipartUpload.stream} are cut into parts of a fixed
  * size and sent as they fill, at most {@link PARTS_IN_FLIGHT} at a time; a writer that outruns the network waits
- * (stream backpressure). So the memory one upload holds is bounded by about (PARTS_IN_FLIGHT + 2) × part size —
- * the parts on the wire, the one filling, and one just answered that the HTTP stack is letting go of — whatever
+ * (stream backpressure). So the memory one upload holds is a small multiple of the part size — the parts on the
+ * wire and the one filling, plus, at an instant, answered parts the HTTP stack has not let go of yet — whatever
  * the object's size. The object appears only when {@link MultipartUpload.commit} completes the upload; abort
  * cancels the requests in flight and aborts the upload, so S3 drops the parts.
  */

@@ -15,7 +15,7 @@ interface StartArgs extends GlobalArgs {
   db?: string;
 }
 
-const marks = { ok: '✔', warn: '•', error: '✖' } as const;
+const marks = { ok: '✔', warn: '•', error: '✖', skipped: '–' } as const;
 
 /** The health report as text, and how many errors and warnings it has. */
 export function renderHealth(results: HealthResult[]): { text: string; errors: number; warnings: number } {

@@ -220,7 +220,7 @@ export class FakeGcs {
     const query = /^bytes \*\/(\*|\d+)$/.exec(range);
     if (query) {
       state.kind = query[1] === '*' ? 'status' : 'finalize';
-      if (query[1] !== '*' && Number(query[1]) === s.received) return this.finalize(res, id, s);
+      if (query[1] !== '*' && Number(query[1]) === s.received) return this.finalize(res, id, s, req.headers['x-goog-hash'] as string | undefined);
       return this.incomplete(res, s);
     }
     const m = /^bytes (\d+)-(-?\d+)\/(\*|\d+)$/.exec(range);
@@ -237,11 +237,11 @@ export class FakeGcs {
     if (total === undefined || s.received < total) return this.incomplete(res, s);
     if (s.received > total) return this.fail(res, 400, 'invalid', `received ${s.received} bytes, more than the total ${total}`);
     state.kind = 'finalize';
-    return this.finalize(res, id, s);
+    return this.finalize(res, id, s, req.headers['x-goog-hash'] as string | undefined);
   }
 
   /** Makes the session's data the object: only now does it become visible. */
-  private async finalize(res: ServerResponse, id: string, s: Session): Promise<void> {
+  private async finalize(res: ServerResponse, id: string, s: Session, hash?: string): Promise<void> {
     this.sessions.delete(id);
     if (s.ifGenerationMatch === '0' && this.meta(s.bucket, s.name)) {
       await rm(s.file, { force: true });
@@ -252,6 +252,12 @@ export class FakeGcs {
     for await (const c of createReadStream(s.file)) {
       md5.update(c as Buffer);
       crc.update(c as Buffer);
+    }
+    // As GCS does: a CRC32C sent with the last request must match the data, or there is no object.
+    const sent = /crc32c=([^,\s]+)/.exec(hash ?? '')?.[1];
+    if (sent && sent !== crc.base64()) {
+      await rm(s.file, { force: true });
+      return this.fail(res, 400, 'invalid', `Provided CRC32C "${sent}" doesn't match calculated CRC32C "${crc.base64()}".`);
     }
     const now = new Date().toISOString();
     const generation = String(++this.generation);
