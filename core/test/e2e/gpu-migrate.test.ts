@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestEnv, waitFor } from '../helpers/env';
 import { assertCounts, counter, dumpedPath, isAlive, job, lastNumber, teardown } from '../helpers/e2e';
@@ -62,6 +62,9 @@ describe('e2e: GPU checkpoints on other machines (stand-in driver)', function ()
     const path = dumpedPath(source.ok(['dump', 'process', String(pid), '--dir', dir, '--compression', 'gzip']));
     assert.deepEqual(cuda.steps(pid), ['lock', 'checkpoint']);
     await waitFor(() => !isAlive(pid), 10_000, 'the dumped process to be gone');
+    // It is this test's child: its zombie holds the PID until this process's event loop reaps it, which a
+    // blocking CLI call would prevent. The restore needs the PID free.
+    await waitFor(() => !existsSync(`/proc/${pid}`), 10_000, 'the dumped process to be reaped');
 
     // No GPU plugin: refused before CRIU runs.
     const plain = envs[0];

@@ -11,11 +11,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sleep, TestEnv, waitFor } from '../helpers/env';
-import { assertCounts, counter, dumpedPath, isAlive, job, killGroup, lastNumber, procState, psJson, restoredPid, runPid, teardown } from '../helpers/e2e';
+import { assertCounts, counter, dumpedPath, isAlive, job, killGroup, lastNumber, psJson, restoredPid, runPid, teardown } from '../helpers/e2e';
 import { expectError } from '../helpers/bad-input';
 import { ioDir, killSessions, session, writeFifo, type Session } from '../helpers/attach';
 import { loadLibc } from '../../src/proc/libc';
@@ -36,6 +36,23 @@ function editJob(env: TestEnv, jid: string, set: { pid?: number; host?: string }
   } finally {
     db.close();
   }
+}
+
+/** True when no process (zombies included) has `pid` as its PID, process group or session. */
+function pidFree(pid: number): boolean {
+  if (existsSync(`/proc/${pid}`)) return false;
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[2]) === pid || Number(f[3]) === pid) return false;
+  }
+  return true;
 }
 
 /** A job that echoes each line it reads as `echo:<line>`, and exits 6 on `quit`. */
@@ -125,8 +142,9 @@ describe('e2e: daemon restart', function () {
 
     // A job that ran through the restart can be dumped and restored, and logs on in its file.
     dumpedPath(env.ok(['dump', 'job', 'logged']));
-    // Its zombie belongs to the init (see above), which must reap it before its PID can be restored.
-    await waitFor(() => procState(logged) === null, 10_000, 'the init to reap the dumped job');
+    // Its zombies (its own, and its child's, which keeps its PID as session id) belong to the init (see above),
+    // which must reap them before its PID can be restored.
+    await waitFor(() => pidFree(logged), 10_000, 'the init to reap the dumped job');
     const atDump = lastNumber(log);
     assert.equal(restoredPid(env.ok(['restore', 'job', 'logged'])), logged);
     await waitFor(() => lastNumber(log) >= atDump + 5, 10_000, 'logged to count on after its restore');
