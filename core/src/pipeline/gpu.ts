@@ -129,6 +129,8 @@ export class GpuRestore {
       await runtime.kill({ jid: '', pid: started.pid, details: started.details }, 'SIGKILL').catch((killErr: unknown) => {
         s.logger.error(`could not kill PID ${started.pid} after its GPU restore failed: ${message(killErr)}`);
       });
+      // Wait (briefly) until it is reaped, so its PID is free and its job reads `halted` when the error arrives.
+      if (started.exited) await Promise.race([started.exited, new Promise((r) => setTimeout(r, 5_000).unref())]);
       if (err instanceof CedanaError) throw err;
       throw new CedanaError(ErrorCode.RestoreFailed, `GPU restore of PID ${started.pid} failed: ${message(err)}`, { cause: err });
     }

@@ -159,8 +159,8 @@ describe('e2e: GPU jobs (stand-in driver)', function () {
       cuda.clearFailures();
     }
     await waitFor(() => !isAlive(pid), 10_000, 'the half-restored process to be killed');
-    assert.equal(job(env, 'gpu-rsfail').status, 'halted');
     await waitFor(() => procState(pid) === null, 10_000, 'the killed process to be reaped');
+    assert.equal(job(env, 'gpu-rsfail').status, 'halted');
 
     cuda.clearCalls();
     assert.equal(restoredPid(env.ok(['restore', 'job', 'gpu-rsfail'])), pid);
