@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestEnv, waitFor } from '../helpers/env';
-import { assertCounts, counter, dumpedPath, isAlive, job, lastNumber, teardown } from '../helpers/e2e';
+import { assertCounts, dumpedPath, isAlive, job, lastNumber, PY_COUNTER, teardown } from '../helpers/e2e';
 import { FakeCuda, GPU_A, GPU_A100, GPU_B } from '../helpers/fake-cuda';
 
 const NO_DRIVER = '/nonexistent/libcuda.so.1';
@@ -53,7 +53,7 @@ describe('e2e: GPU checkpoints on other machines (stand-in driver)', function ()
     const dir = join(source.dir, 'checkpoints');
     const log = join(source.dir, 'cuda-process.log');
     const out = openSync(log, 'a');
-    const child = spawn(counter()[0], counter().slice(1), { detached: true, stdio: ['ignore', out, out] });
+    const child = spawn(PY_COUNTER[0], PY_COUNTER.slice(1), { detached: true, stdio: ['ignore', out, out] });
     closeSync(out);
     pid = child.pid!;
     cuda.addCudaPid(pid, 2 ** 30);

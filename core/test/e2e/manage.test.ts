@@ -8,12 +8,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep, TestEnv, waitFor } from '../helpers/env';
-import { assertCounts, dumpedPath, isAlive, job, killGroup, lastNumber, psJson, PYTHON, restoredPid, teardown } from '../helpers/e2e';
+import { assertCounts, dumpedPath, isAlive, job, killGroup, lastNumber, psJson, PY_COUNTER, PYTHON, restoredPid, teardown } from '../helpers/e2e';
 import { expectError, unusedPid } from '../helpers/bad-input';
 import { killSessions, session, type Session } from '../helpers/attach';
 
 /** Prints 0, 1, 2, … every 50 ms, in one process. */
-const PY_COUNTER = [PYTHON, '-u', '-c', 'import time\ni = 0\nwhile True:\n    print(i)\n    i += 1\n    time.sleep(0.05)'];
 
 /** `Managing process PID <n>` → n. */
 function managedPid(stdout: string): number {

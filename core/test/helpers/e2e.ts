@@ -41,6 +41,13 @@ export const PYTHON: string = (() => {
 })();
 
 /**
+ * A counter in one process (python3), one line every 50 ms, for processes started outside the daemon: a shell
+ * counter's `sleep` child, orphaned when the dump kills the shell, stays a zombie until this machine's init reaps
+ * it, and holds the shell's session ID, which is the PID the restore needs.
+ */
+export const PY_COUNTER = [PYTHON, '-u', '-c', 'import time\ni = 0\nwhile True:\n    print(i)\n    i += 1\n    time.sleep(0.05)'];
+
+/**
  * A shell counter that writes 0, 1, 2, … to stdout, one line every `periodMs`; with `until`, it stops after
  * `until - 1` and exits with `exitCode`.
  */

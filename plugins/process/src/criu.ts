@@ -2,7 +2,7 @@
  * Runs the CRIU command line and turns its failures into errors that quote CRIU's own reason.
  */
 import { spawn } from 'node:child_process';
-import { copyFile, readFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CedanaError, ErrorCode, type CriuOptions } from '@cedana-ts/sdk';
 
@@ -47,7 +47,7 @@ export function runCommand(bin: string, args: string[], opts: { stdio?: 'inherit
 export function criuErrorLines(log: string): string[] {
   return log
     .split('\n')
-    .filter((l) => /Error \(/.test(l))
+    .filter((l) => /Error \(/.test(l) && !/Can't setup RLIMIT_NOFILE for self/.test(l))
     .map((l) => l.replace(/^\(\s*[\d.]+\)\s*/, '').trim());
 }
 
@@ -89,5 +89,61 @@ export async function runCriu(
   const reasons = criuErrorLines(log);
   const reason = reasons.length > 0 ? reasons.slice(-3).join('; ') : (result.stderr.trim() || `exit code ${result.code}`);
   const code = action === 'dump' ? ErrorCode.CheckpointFailed : ErrorCode.RestoreFailed;
-  throw new CedanaError(code, `criu ${action} failed: ${reason}`, { hint: `CRIU log: ${paths.keepLogAt}` });
+  const taken = action === 'restore' ? await pidTaken(log) : '';
+  throw new CedanaError(code, `criu ${action} failed: ${reason}${taken}`, { hint: `CRIU log: ${paths.keepLogAt}` });
+}
+
+/**
+ * A restored process gets its old PID back; when another process holds it, CRIU says only "File exists". This
+ * names the holder, so the user sees what to stop. A PID stays taken while it is the process group or session of
+ * a process, a zombie included: a dumped job's child that its init has not reaped yet keeps its group's PID.
+ */
+export async function pidTaken(log: string): Promise<string> {
+  const m = /Can't fork for (\d+): File exists/.exec(log);
+  if (!m) return '';
+  const pid = Number(m[1]);
+  const holder = await holderOf(pid);
+  return holder
+    ? ` (PID ${pid} is taken by ${holder}: a restored process needs its old PID free)`
+    : ` (PID ${pid} was taken by another process, which is gone now: a restored process needs its old PID free)`;
+}
+
+interface ProcStat {
+  pid: number;
+  comm: string;
+  state: string;
+  ppid: number;
+  pgrp: number;
+  session: number;
+}
+
+async function procStat(pid: number | string): Promise<ProcStat | null> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  const m = text ? /^(\d+) \((.*)\) (\S) (-?\d+) (-?\d+) (-?\d+)/s.exec(text) : null;
+  if (!m) return null;
+  return { pid: Number(m[1]), comm: m[2], state: m[3], ppid: Number(m[4]), pgrp: Number(m[5]), session: Number(m[6]) };
+}
+
+async function describe(p: ProcStat): Promise<string> {
+  const parent = await readFile(`/proc/${p.ppid}/comm`, 'utf8').then((c) => ` ${c.trim()}`, () => '');
+  const state = p.state === 'Z' ? 'a zombie' : `state ${p.state}`;
+  return `${p.comm} (PID ${p.pid}, ${state}, parent PID ${p.ppid}${parent})`;
+}
+
+/** What holds `pid`: a process or thread of that PID, or a process whose group or session it is; null when none. */
+async function holderOf(pid: number): Promise<string | null> {
+  const own = await procStat(pid);
+  if (own) {
+    const tgid = /^Tgid:\s*(\d+)/m.exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''));
+    if (tgid && Number(tgid[1]) !== pid) return `a thread of ${await describe((await procStat(tgid[1])) ?? own)}`;
+    return describe(own);
+  }
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const p = await procStat(name);
+    if (p && (p.pgrp === pid || p.session === pid)) {
+      return `${await describe(p)}, whose ${p.session === pid ? 'session' : 'process group'} it is`;
+    }
+  }
+  return null;
 }

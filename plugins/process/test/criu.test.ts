@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { criuErrorLines, criuFlags, dumpedPids, parseCriuVersion, runCommand } from '../src/criu';
+import { spawn } from 'node:child_process';
+import { criuErrorLines, criuFlags, dumpedPids, parseCriuVersion, pidTaken, runCommand } from '../src/criu';
 
 describe('criu helpers', () => {
   it('maps options to flags, leaving --leave-running out of restores', () => {
@@ -13,12 +14,40 @@ describe('criu helpers', () => {
       '(00.001) Version: 4.2.1',
       '(00.010) Error (criu/sk-unix.c:123): unix: Can\'t dump half of stream unix connection.',
       '(00.011) Warn  something harmless',
+      '(00.011) Error (criu/util.c:1534): rlimit: Can\'t setup RLIMIT_NOFILE for self: Operation not permitted',
       '(00.012) Error (criu/cr-dump.c:2000): Dumping FAILED.',
     ].join('\n');
     assert.deepEqual(criuErrorLines(log), [
       "Error (criu/sk-unix.c:123): unix: Can't dump half of stream unix connection.",
       'Error (criu/cr-dump.c:2000): Dumping FAILED.',
     ]);
+  });
+
+  it('names the process that holds the PID a restore needs', async () => {
+    const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+    await new Promise((r) => holder.once('spawn', r));
+    try {
+      const log = `(00.1) Error (criu/cr-restore.c:1237): Can't fork for ${holder.pid}: File exists\n`;
+      const said = await pidTaken(log);
+      assert.match(said, new RegExp(`^ \\(PID ${holder.pid} is taken by sleep \\(PID ${holder.pid}, state [SR], parent PID ${process.pid} [^)]+\\): a restored process needs its old PID free\\)$`));
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    await new Promise((r) => holder.once('exit', r));
+    assert.match(await pidTaken(`Can't fork for ${holder.pid}: File exists`), /was taken by another process, which is gone now/);
+    assert.equal(await pidTaken('Error (criu/cr-restore.c:1): Restoring FAILED.'), '');
+  });
+
+  it('names the process whose session holds the PID, after the session leader is gone', async () => {
+    // The leader exits at once; its background child lives on in the leader's session (and process group).
+    const leader = spawn('sh', ['-c', 'sleep 30 & exit 0'], { detached: true, stdio: 'ignore' });
+    await new Promise((r) => leader.once('exit', r));
+    try {
+      const said = await pidTaken(`Can't fork for ${leader.pid}: File exists`);
+      assert.match(said, new RegExp(`^ \\(PID ${leader.pid} is taken by sleep \\(PID \\d+, state S, parent PID \\d+[^)]*\\), whose session it is: a restored process needs its old PID free\\)$`));
+    } finally {
+      process.kill(-leader.pid!, 'SIGKILL');
+    }
   });
 
   it('reads the dumped PIDs out of a CRIU dump log', () => {

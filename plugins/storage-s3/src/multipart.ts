@@ -11,6 +11,7 @@ import { Writable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  ListPartsCommand,
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -21,6 +22,9 @@ import { s3Error, type ErrorContext } from './errors';
 export const PARTS_IN_FLIGHT = 2;
 /** S3's limit on the number of parts of one upload. */
 export const MAX_PARTS = 10_000;
+
+/** How often abort asks S3 to drop the upload before it gives up and leaves the parts to a lifecycle rule. */
+const ABORT_ATTEMPTS = 4;
 
 /** What the upload needs to know. */
 export interface MultipartSpec {
@@ -143,13 +147,48 @@ export class MultipartUpload implements Upload {
     this.state = 'aborted';
     this.stream.destroy();
     await Promise.allSettled([...this.inFlight]);
+    // A part the server was still receiving when its request was cancelled may land after an abort, or make the
+    // abort fail; S3's advice is to abort until listing the parts says the upload is gone.
+    let last: CedanaError | undefined;
+    for (let attempt = 1; attempt <= ABORT_ATTEMPTS; attempt++) {
+      if (attempt > 1) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      try {
+        await this.sendAbort();
+        if (await this.uploadGone()) return;
+        last = undefined;
+      } catch (err) {
+        last = s3Error(err, { ...this.spec.context, op: 'aborting the upload of' });
+      }
+    }
+    // The object never became visible; only the parts may stay behind until a lifecycle rule removes them.
+    const why = last ? last.message : 'parts were still listed after the last abort';
+    this.spec.logger.warn(`could not abort the multipart upload: ${why}`, { url: this.spec.context.url });
+  }
+
+  private async sendAbort(): Promise<void> {
     const { client, bucket, key, uploadId } = this.spec;
     try {
       await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
     } catch (err) {
-      // The object never became visible; only the parts may stay behind until a lifecycle rule removes them.
-      const e = s3Error(err, { ...this.spec.context, op: 'aborting the upload of' });
-      this.spec.logger.warn(`could not abort the multipart upload: ${e.message}`, { url: this.spec.context.url });
+      if (isNoSuchUpload(err)) return;
+      throw err;
     }
   }
+
+  /** Whether S3 no longer knows the upload (or holds no part of it). */
+  private async uploadGone(): Promise<boolean> {
+    const { client, bucket, key, uploadId } = this.spec;
+    try {
+      const out = await client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+      return (out.Parts ?? []).length === 0;
+    } catch (err) {
+      if (isNoSuchUpload(err)) return true;
+      throw err;
+    }
+  }
+}
+
+function isNoSuchUpload(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NoSuchUpload' || e.$metadata?.httpStatusCode === 404;
 }

@@ -30,11 +30,15 @@ export class S3TestServer {
     readonly dir: string,
     readonly buckets: string[],
     private readonly failParts: number,
+    private readonly failAborts = 0,
   ) {}
 
-  /** Starts a server with `buckets` over a fresh directory; `failParts` UploadParts are first answered 503. */
-  static async start(buckets: string[] = ['ckpt'], opts: { failParts?: number } = {}): Promise<S3TestServer> {
-    const server = new S3TestServer(mkdtempSync(join(tmpdir(), 'cedana-s3-')), buckets, opts.failParts ?? 0);
+  /**
+   * Starts a server with `buckets` over a fresh directory; the first `failParts` UploadParts are answered 503,
+   * the first `failAborts` AbortMultipartUploads 500.
+   */
+  static async start(buckets: string[] = ['ckpt'], opts: { failParts?: number; failAborts?: number } = {}): Promise<S3TestServer> {
+    const server = new S3TestServer(mkdtempSync(join(tmpdir(), 'cedana-s3-')), buckets, opts.failParts ?? 0, opts.failAborts ?? 0);
     await server.launch(0);
     return server;
   }
@@ -55,7 +59,7 @@ export class S3TestServer {
 
   private async launch(port: number): Promise<void> {
     const main = join(__dirname, 's3-server-main.js');
-    const args = [main, '--dir', this.dir, '--port', String(port), ...this.buckets.flatMap((b) => ['--bucket', b]), '--fail-parts', String(this.failParts)];
+    const args = [main, '--dir', this.dir, '--port', String(port), ...this.buckets.flatMap((b) => ['--bucket', b]), '--fail-parts', String(this.failParts), '--fail-aborts', String(this.failAborts)];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let stderr = '';
