@@ -36,3 +36,27 @@ export interface Storage {
   /** Removes an object; no error when it is already gone. */
   delete(url: string): Promise<void>;
 }
+
+/** A {@link Storage} made by {@link lazyStorage}: `loaded()` is the implementation once something used it. */
+export interface LazyStorage<T extends Storage> extends Storage {
+  loaded(): T | undefined;
+}
+
+/**
+ * A Storage whose implementation is made on first use. A plugin whose client library is large (a cloud SDK)
+ * keeps it out of the daemon's memory until a checkpoint goes to or comes from one of its schemes; `load` should
+ * `require` that library then, not at the top of the plugin's entry file.
+ */
+export function lazyStorage<T extends Storage>(schemes: readonly string[], load: () => T): LazyStorage<T> {
+  let impl: T | undefined;
+  const get = (): T => (impl ??= load());
+  return {
+    schemes,
+    create: (url) => get().create(url),
+    open: (url) => get().open(url),
+    stat: (url) => get().stat(url),
+    list: (prefix) => get().list(prefix),
+    delete: (url) => get().delete(url),
+    loaded: () => impl,
+  };
+}

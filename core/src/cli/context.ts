@@ -5,7 +5,7 @@
 import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
-import { wireServices, type Wired } from '../bootstrap';
+import type { Wired } from '../bootstrap';
 import { connectDaemon, type Daemon } from '../client/client';
 import { loadConfig } from '../config/load';
 import { ConfigSchema, listenAddress, type Config } from '../config/schema';
@@ -49,6 +49,9 @@ export function daemonFrom(argv: GlobalArgs): Daemon {
 /** The services wired in this process, for `--no-server`. */
 export async function localServices(argv: GlobalArgs): Promise<Wired> {
   const cfg = configFrom(argv);
+  // Loaded here, not at the top: the DB, plugins and pipelines are for --no-server only, and every other
+  // command starts faster without them.
+  const { wireServices } = await import('../bootstrap.js');
   return wireServices(cfg, createLogger(cfg.log_level_no_server), { daemon: false });
 }
 

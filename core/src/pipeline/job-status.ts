@@ -8,10 +8,10 @@ import type { JobRow } from '../db/tables';
 import { jobStatus, processStartTime } from '../proc/procfs';
 
 /** The job's status: see {@link jobStatus}. */
-export function statusOf(job: Pick<JobRow, 'pid' | 'host' | 'cmdline' | 'details'>, host: string): Promise<string> {
+export function statusOf(job: Pick<JobRow, 'pid' | 'host' | 'cmdline' | 'details'>, host: string, live?: ReadonlySet<number>): Promise<string> {
   const details = JSON.parse(job.details) as { startTime?: unknown };
   const startTime = typeof details.startTime === 'number' ? details.startTime : undefined;
-  return jobStatus({ pid: job.pid, host: job.host, cmdline: JSON.parse(job.cmdline) as string[], startTime }, host);
+  return jobStatus({ pid: job.pid, host: job.host, cmdline: JSON.parse(job.cmdline) as string[], startTime }, host, live);
 }
 
 /** `details` with the start time of `pid`, to record with it. */

@@ -10,9 +10,9 @@ export function checkpointView(row: CheckpointRow): Checkpoint {
   return { id: row.id, jid: row.jid ?? '', type: row.type, path: row.path, time: row.time, size: row.size, compression: row.compression, ...(stats ? { stats } : {}) };
 }
 
-export async function jobView(row: JobRow, host: string, latest?: CheckpointRow): Promise<Job> {
+export async function jobView(row: JobRow, host: string, latest?: CheckpointRow, live?: ReadonlySet<number>): Promise<Job> {
   const cmdline = JSON.parse(row.cmdline) as string[];
-  const status = await statusOf(row, host);
+  const status = await statusOf(row, host, live);
   const exited = row.exit_code !== null || row.exit_signal !== null;
   const details = JSON.parse(row.details) as { io?: { dir?: string } };
   const attachable = typeof details.io?.dir === 'string';

@@ -11,6 +11,7 @@ import { validate } from './validate';
 import { stopJob } from './kill';
 import { ioDirOf } from './attach';
 import { schemeOf } from '../storage/registry';
+import { livePids } from '../proc/procfs';
 
 function refOf(job: JobRow): JobRef {
   return { jid: job.jid, pid: job.pid, details: JSON.parse(job.details) as Record<string, unknown> };
@@ -22,7 +23,9 @@ export async function listJobs(s: Services, jids: string[] = []): Promise<Job[]>
   const store = requireStore(s);
   const rows = await store.listJobs(jids);
   const latest = await store.latestCheckpoints(rows.map((r) => r.jid));
-  return Promise.all(rows.map((r) => jobView(r, s.host, latest.get(r.jid))));
+  // Listed after the rows: a job recorded before the listing has its process in it, if it has one.
+  const live = await livePids();
+  return Promise.all(rows.map((r) => jobView(r, s.host, latest.get(r.jid), live)));
 }
 
 /** The jobs a kill/delete request names: all of them with --all, else each JID (which must exist). */

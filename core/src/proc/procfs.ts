@@ -55,19 +55,40 @@ export async function processStartTime(pid: number): Promise<number | null> {
  * PID now belongs to another process — another start time when it was recorded, else another command line
  * (jobs recorded without one) — else the process state.
  */
-export async function jobStatus(job: { pid: number; host: string; cmdline: string[]; startTime?: number }, host: string): Promise<string> {
+export async function jobStatus(
+  job: { pid: number; host: string; cmdline: string[]; startTime?: number },
+  host: string,
+  live?: ReadonlySet<number>,
+): Promise<string> {
   if (job.host !== host) return 'remote';
-  const state = await processState(job.pid);
-  if (state === null || state === 'halted') return 'halted';
+  if (live && !live.has(job.pid)) return 'halted';
+  if (!Number.isInteger(job.pid) || job.pid <= 0) return 'halted';
+  const stat = await readFile(`/proc/${job.pid}/stat`, 'utf8').catch(() => null);
+  if (stat === null) return 'halted';
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const state = stateNames[fields[0]] ?? 'unknown';
+  if (state === 'halted') return 'halted';
   if (state === 'zombie') return 'zombie';
   if (job.startTime !== undefined) {
-    const started = await processStartTime(job.pid);
-    if (started !== null && started !== job.startTime) return 'stale';
+    if (Number(fields[19]) !== job.startTime) return 'stale';
   } else if (job.cmdline.length > 0) {
     const now = await processCmdline(job.pid);
     if (now && now.length > 0 && now.join('\0') !== job.cmdline.join('\0')) return 'stale';
   }
   return state;
+}
+
+/**
+ * The PIDs of the processes that exist now (one listing of /proc), so that a list of many jobs looks up only the
+ * processes that may be theirs.
+ */
+export async function livePids(): Promise<Set<number>> {
+  const out = new Set<number>();
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    const pid = Number(entry);
+    if (Number.isInteger(pid)) out.add(pid);
+  }
+  return out;
 }
 
 /** Live (non-zombie) processes whose process group is `pgid`. */

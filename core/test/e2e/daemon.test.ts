@@ -27,6 +27,10 @@ describe('e2e: daemon', function () {
     assert.ok(st.isSocket(), `${env.socket} is not a socket`);
     assert.equal(st.mode & 0o777, 0o600, `socket mode ${(st.mode & 0o777).toString(8)}`);
     assert.equal(st.uid, 0);
+    // It replaced itself (same PID) with a Node whose young generation is small: the idle daemon is lighter.
+    const cmdline = readFileSync(`/proc/${env.daemonPid}/cmdline`, 'utf8').split('\0');
+    assert.equal(cmdline[1], '--max-semi-space-size=2', `daemon command line: ${cmdline.join(' ')}`);
+    assert.deepEqual(cmdline.slice(-3, -1), ['daemon', 'start']);
 
     assert.equal(await env.stopDaemon('SIGTERM'), 0, `daemon log:\n${env.daemonLog}`);
     assert.ok(!existsSync(env.socket), 'the socket is left behind');

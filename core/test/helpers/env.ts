@@ -61,6 +61,11 @@ export class TestEnv {
     return r.stdout;
   }
 
+  /** The PID of the daemon this environment started. */
+  get daemonPid(): number | undefined {
+    return this.daemon?.pid;
+  }
+
   /** Starts `cedana daemon start` and waits for its socket. */
   async startDaemon(extraArgs: string[] = []): Promise<void> {
     const child = spawn(process.execPath, [CLI, 'daemon', 'start', ...extraArgs], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -2,11 +2,9 @@
  * The GCS storage plugin: `gcs://` (and `gs://`) checkpoints on Google Cloud Storage, or on a server that speaks
  * its JSON API (an emulator, through gcs.endpoint or STORAGE_EMULATOR_HOST).
  */
-import { definePlugin, Feature, type HealthComponent } from '@cedana-ts/sdk';
+import { definePlugin, Feature, lazyStorage, type HealthComponent } from '@cedana-ts/sdk';
 import { resolveSettings } from './settings';
-import { GcsStorage } from './storage';
 
-export { GcsStorage } from './storage';
 export { resolveSettings, type GcsSettings } from './settings';
 export { parseGcsUrl } from './url';
 
@@ -15,7 +13,12 @@ export default definePlugin({
     // A bad gcs section does not stop the daemon: the plugin loads, and gcs:// requests say what is wrong.
     const settings = resolveSettings(ctx.config);
     if (settings.problem) ctx.logger.warn(`gcs storage: ${settings.problem}`);
-    const storage = new GcsStorage(settings, ctx.logger);
+    // The Google Cloud client is loaded on the first gcs:// request: a daemon that never uses GCS does not carry it.
+    const storage = lazyStorage(['gcs', 'gs'], () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { GcsStorage } = require('./storage') as typeof import('./storage');
+      return new GcsStorage(settings, ctx.logger);
+    });
     const where = settings.endpoint ? 'custom endpoint' : 'Google Cloud Storage';
     const auth = !settings.authenticated ? 'no credentials (emulator)' : settings.keyFile ? 'service-account key file' : settings.adcFile ? 'GOOGLE_APPLICATION_CREDENTIALS' : 'Application Default Credentials';
     return {

@@ -1,11 +1,9 @@
 /**
  * The S3 storage plugin: `s3://` checkpoints on Amazon S3 and S3-compatible stores (MinIO, Ceph, R2…).
  */
-import { definePlugin, Feature, type HealthComponent } from '@cedana-ts/sdk';
+import { definePlugin, Feature, lazyStorage, type HealthComponent } from '@cedana-ts/sdk';
 import { resolveSettings } from './settings';
-import { S3Storage } from './storage';
 
-export { S3Storage } from './storage';
 export { resolveSettings, type S3Settings } from './settings';
 export { parseS3Url } from './url';
 
@@ -14,7 +12,12 @@ export default definePlugin({
     // A bad aws section does not stop the daemon: the plugin loads, and s3:// requests say what is wrong.
     const settings = resolveSettings(ctx.config);
     if (settings.problem) ctx.logger.warn(`s3 storage: ${settings.problem}`);
-    const storage = new S3Storage(settings, ctx.logger);
+    // The AWS SDK is loaded on the first s3:// request: a daemon that never uses S3 does not carry it.
+    const storage = lazyStorage(['s3'], () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { S3Storage } = require('./storage') as typeof import('./storage');
+      return new S3Storage(settings, ctx.logger);
+    });
     const where = settings.endpoint ? 'custom endpoint' : `AWS, region ${settings.region}`;
     return {
       storage,
@@ -28,7 +31,7 @@ export default definePlugin({
         ];
       },
       async close() {
-        storage.close();
+        storage.loaded()?.close();
       },
     };
   },

@@ -3,9 +3,9 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import type { HealthResult } from '../../generated/daemon';
-import { startDaemon } from '../../daemon/daemon';
 import { initConfig } from '../../config/load';
 import { createLogger } from '../../logger';
+import { withDaemonHeap } from '../../daemon/heap';
 import { configFrom, daemonFrom, type GlobalArgs } from '../context';
 import { table } from '../format';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
@@ -46,6 +46,7 @@ const start: CommandModule<GlobalArgs, StartArgs> = {
       .option('init-config', { type: 'boolean', describe: 'write the default config file if there is none' })
       .option('db', { type: 'string', describe: 'job database path (default: db.path)' }) as Argv<StartArgs>,
   handler: async (argv) => {
+    withDaemonHeap();
     if (argv['init-config']) {
       const { path, written } = initConfig({ configDir: argv['config-dir'], configJson: argv.config });
       console.log(written ? `Wrote default config to ${path}` : `Config ${path} exists; left as it is`);
@@ -53,6 +54,7 @@ const start: CommandModule<GlobalArgs, StartArgs> = {
     const cfg = configFrom(argv);
     if (argv.db) cfg.db.path = argv.db;
     const logger = createLogger(cfg.log_level);
+    const { startDaemon } = await import('../../daemon/daemon.js');
     const daemon = await startDaemon(cfg, logger);
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => {

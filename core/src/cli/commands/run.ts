@@ -4,7 +4,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { absolute, daemonFrom, GLOBAL_FLAGS, localServices, type GlobalArgs } from '../context';
 import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
-import { runForeground } from '../../pipeline/run';
 import { attachTerminal } from '../attach';
 
 interface RunArgs extends GlobalArgs {
@@ -62,6 +61,7 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
     if (argv['no-server']) {
       const wired = await localServices(argv);
       try {
+        const { runForeground } = await import('../../pipeline/run.js');
         const status = await runForeground(wired.services, request);
         process.exitCode = status.code ?? 128 + 9;
       } finally {
