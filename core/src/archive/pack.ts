@@ -27,7 +27,7 @@ async function walk(dir: string, root = dir): Promise<{ path: string; dir: boole
   return out;
 }
 
-async function fillTar(pack: tar.Pack, dir: string): Promise<void> {
+async function fillTar(pack: tar.Pack, dir: string, onBytes?: (n: number) => void): Promise<void> {
   for (const item of await walk(dir)) {
     const full = join(dir, item.path);
     const st = await stat(full);
@@ -40,6 +40,7 @@ async function fillTar(pack: tar.Pack, dir: string): Promise<void> {
       const entry = pack.entry({ ...header, type: 'file', size: st.size }, (err) => (err ? rej(err) : res()));
       const src = createReadStream(full);
       src.on('error', rej);
+      if (onBytes) src.on('data', (chunk) => onBytes(chunk.length));
       // When the output fails mid-archive (an upload cut off), the entry is destroyed with that error: handle it
       // here, or it is an uncaught 'error' event that takes the daemon down.
       entry.on('error', (err: Error) => {
@@ -52,9 +53,12 @@ async function fillTar(pack: tar.Pack, dir: string): Promise<void> {
   pack.finalize();
 }
 
-/** Streams `dir` as a tar archive in `format` into `out`; resolves when `out` has taken the last byte. */
-export async function packDirectory(dir: string, format: Exclude<Compression, 'none'>, out: Writable): Promise<void> {
+/**
+ * Streams `dir` as a tar archive in `format` into `out`; resolves when `out` has taken the last byte. `onBytes`,
+ * when given, hears of every chunk of file content read.
+ */
+export async function packDirectory(dir: string, format: Exclude<Compression, 'none'>, out: Writable, onBytes?: (n: number) => void): Promise<void> {
   const pack = tar.pack();
-  const filling = fillTar(pack, dir).catch((err: Error) => pack.destroy(err));
+  const filling = fillTar(pack, dir, onBytes).catch((err: Error) => pack.destroy(err));
   await Promise.all([pipeline(pack, compressor(format), out), filling]);
 }

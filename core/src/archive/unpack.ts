@@ -25,12 +25,17 @@ export function safeTarget(dest: string, name: string): string {
   return target;
 }
 
-/** Counts the bytes that pass through. */
+/** Counts the bytes that pass through, and tells `onBytes` of each chunk when given. */
 class ByteCounter extends Transform {
   bytes = 0;
 
+  constructor(private readonly onBytes?: (n: number) => void) {
+    super();
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
+    this.onBytes?.(chunk.length);
     cb(null, chunk);
   }
 }
@@ -64,13 +69,14 @@ async function extractEntries(extract: tar.Extract, dest: string): Promise<{ fil
 /**
  * Recognises the format of `source` from its first bytes and unpacks it into `dest` (which must exist and be
  * empty). `what` names the source in errors. Truncated or corrupted input fails with CORRUPT_CHECKPOINT.
+ * `onBytes`, when given, hears of every chunk of the archive (as stored) read from `source`.
  */
-export async function unpackArchive(source: Readable, dest: string, what: string): Promise<void> {
+export async function unpackArchive(source: Readable, dest: string, what: string, onBytes?: (n: number) => void): Promise<void> {
   const { format, stream } = await sniffFormat(source, what);
   const extract = tar.extract();
   const counter = new ByteCounter();
   try {
-    const [, { files, end }] = await Promise.all([pipeline(stream, decompressor(format), counter, extract), extractEntries(extract, dest)]);
+    const [, { files, end }] = await Promise.all([pipeline([stream, ...(onBytes ? [new ByteCounter(onBytes)] : []), decompressor(format), counter, extract]), extractEntries(extract, dest)]);
     // A tar ends with zero blocks after its last entry. Without them it was cut at an entry boundary, which the
     // tar reader cannot tell from the end: entries after the cut would be missing.
     if (counter.bytes <= end) throw new CedanaError(ErrorCode.CorruptCheckpoint, `${what} is truncated (it ends without the end-of-archive blocks)`, { hint: 'the checkpoint cannot be restored; use another one' });

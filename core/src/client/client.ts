@@ -2,7 +2,7 @@
  * The daemon's client, as the CLI uses it: promise-returning calls whose failures are CedanaErrors.
  */
 import { existsSync } from 'node:fs';
-import { credentials, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import * as api from '../generated/daemon';
 import { DaemonClient } from '../generated/daemon';
@@ -10,12 +10,38 @@ import { fromServiceError } from '../server/status';
 
 type Unary<Req, Res> = (req: Req, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
+/** A Watch call's stream as a promise of its result; progress events go to `onProgress` as they come. */
+function watched<Res>(stream: ClientReadableStream<{ progress?: api.Progress; result?: Res }>, address: string, onProgress: (p: api.Progress) => void): Promise<Res> {
+  return new Promise<Res>((resolve, reject) => {
+    let result: Res | undefined;
+    let settled = false;
+    stream.on('data', (ev: { progress?: api.Progress; result?: Res }) => {
+      if (ev.progress) onProgress(ev.progress);
+      if (ev.result) result = ev.result;
+    });
+    stream.on('error', (err: ServiceError) => {
+      if (settled) return;
+      settled = true;
+      reject(fromServiceError(err, address));
+    });
+    stream.on('end', () => {
+      if (settled) return;
+      settled = true;
+      if (result) resolve(result);
+      else reject(new CedanaError(ErrorCode.Internal, 'the daemon ended the call without a result'));
+    });
+  });
+}
+
 /** The daemon's API as promises. */
 export interface Daemon {
   run(req: api.RunReq): Promise<api.RunResp>;
   manage(req: api.ManageReq): Promise<api.ManageResp>;
   dump(req: api.DumpReq): Promise<api.DumpResp>;
   restore(req: api.RestoreReq): Promise<api.RestoreResp>;
+  /** Dump and restore, with their progress events passed to `onProgress` while they run. */
+  dumpWatch(req: api.DumpReq, onProgress: (p: api.Progress) => void): Promise<api.DumpResp>;
+  restoreWatch(req: api.RestoreReq, onProgress: (p: api.Progress) => void): Promise<api.RestoreResp>;
   listJobs(req: api.ListJobsReq): Promise<api.ListJobsResp>;
   killJobs(req: api.KillJobsReq): Promise<api.KillJobsResp>;
   deleteJobs(req: api.DeleteJobsReq): Promise<api.DeleteJobsResp>;
@@ -58,6 +84,8 @@ export function connectDaemon(opts: ClientOptions): Daemon {
     manage: call(client.manage),
     dump: call(client.dump),
     restore: call(client.restore),
+    dumpWatch: (req, onProgress) => watched(client.dumpWatch(req), opts.address, onProgress),
+    restoreWatch: (req, onProgress) => watched(client.restoreWatch(req), opts.address, onProgress),
     listJobs: call(client.listJobs),
     killJobs: call(client.killJobs),
     deleteJobs: call(client.deleteJobs),

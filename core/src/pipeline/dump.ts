@@ -36,6 +36,8 @@ import { validate } from './validate';
 import { GpuDump } from './gpu';
 import { openShardedTarget, type ShardedTarget } from './sharded';
 import { readCriuDumpStats } from './criu-stats';
+import { reporterFor, type ProgressSink } from './progress';
+import { watchImages } from './images-progress';
 
 /** Total size of the files under `dir`. */
 async function treeSize(dir: string): Promise<number> {
@@ -104,10 +106,11 @@ function destination(dir: string, name: string, compression: Compression): { url
   return { url: schemeOf(dir) === 'file' ? join(localPath(dir), file) : `${dir.replace(/\/+$/, '')}/${file}`, isDir: false };
 }
 
-/** Runs a dump; returns the recorded checkpoint. */
-export async function dump(s: Services, input: DumpRequest): Promise<Checkpoint> {
+/** Runs a dump; returns the recorded checkpoint. With a sink, reports its progress there (see progress.ts). */
+export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink): Promise<Checkpoint> {
   const req = validate(DumpRequest, input, 'dump');
   const started = performance.now();
+  const progress = reporterFor(sink);
   const target = await resolveTarget(s, req);
   const runtime = s.plugins.runtime(target.type);
   const options = runtimeOptions(runtime, req.options);
@@ -147,11 +150,17 @@ export async function dump(s: Services, input: DumpRequest): Promise<Checkpoint>
   let processStopped = false;
   let gpu: GpuDump | null = null;
   try {
+    progress?.phase('freeze');
     // Device memory goes into host memory first, so that CRIU sees no GPU (see gpu.ts).
     gpu = await GpuDump.begin(s, target.ref.pid, target.jid);
     const dumpImages = () => runtime.dump({ job: target.ref, imagesDir, criu, options });
     const criuStarted = performance.now();
-    result = gpu ? await gpu.around(dumpImages) : await dumpImages();
+    const stopWatching = progress && watchImages(imagesDir, progress);
+    try {
+      result = gpu ? await gpu.around(dumpImages) : await dumpImages();
+    } finally {
+      await stopWatching?.();
+    }
     const criuMs = performance.now() - criuStarted;
     processStopped = !result.criu.leaveRunning;
     const meta: CheckpointMetadata = {
@@ -168,12 +177,16 @@ export async function dump(s: Services, input: DumpRequest): Promise<Checkpoint>
     };
     await writeFile(join(imagesDir, METADATA_FILE), JSON.stringify(meta, null, 2));
     const rawBytes = await treeSize(imagesDir);
+    // CRIU may be done before its images were seen: then the dump phase is reported now, complete.
+    progress?.phase('dump', undefined, rawBytes);
+    // Archiving counts the image bytes read, out of rawBytes; to remote storage that is the upload.
+    if (sharded || upload) progress?.phase(schemeOf(dest.url) === 'file' ? 'compress' : 'upload', rawBytes);
     const writeStarted = performance.now();
     let size: number;
     if (sharded) {
-      size = await sharded.write(imagesDir);
+      size = await sharded.write(imagesDir, progress && ((p) => progress.bytes(p.rawBytes)));
     } else if (upload) {
-      await packDirectory(imagesDir, compression as Exclude<Compression, 'none'>, upload.stream);
+      await packDirectory(imagesDir, compression as Exclude<Compression, 'none'>, upload.stream, progress && ((n) => progress.add(n)));
       size = (await upload.commit()).size;
     } else {
       await rename(imagesDir, dest.url);
@@ -195,8 +208,10 @@ export async function dump(s: Services, input: DumpRequest): Promise<Checkpoint>
     if (s.store && target.jid) await s.store.insertCheckpoint({ ...ckpt, stats: JSON.stringify(stats) });
     await gpu?.record(s, target.jid);
     s.logger.info(`dumped ${target.jid ? `job ${target.jid}` : `PID ${target.ref.pid}`}`, { path: dest.url, size });
+    progress?.finish();
     return { ...ckpt, jid: ckpt.jid ?? '' };
   } catch (err) {
+    progress?.stop();
     await upload?.abort();
     await sharded?.abort();
     if (result && processStopped) await recoverAfterFailedArchive(s, target, imagesDir, result, err, gpu);

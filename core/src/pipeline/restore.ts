@@ -31,6 +31,7 @@ import type { Services } from './services';
 import { validate } from './validate';
 import { GpuRestore, withGpuStats } from './gpu';
 import { readSharded, shardManifestAt } from './sharded';
+import { reporterFor, type ProgressReporter, type ProgressSink } from './progress';
 
 type Req = ReturnType<typeof RestoreRequest.parse>;
 
@@ -51,9 +52,14 @@ async function readMetadata(imagesDir: string, path: string): Promise<Checkpoint
   }
 }
 
-async function openCheckpoint(s: Services, path: string): Promise<Opened> {
+/**
+ * Opens the checkpoint at `path`. Reading an archive or shards is reported as `download` from remote storage and
+ * `decompress` from local disk, counting the stored bytes read.
+ */
+async function openCheckpoint(s: Services, path: string, progress?: ProgressReporter): Promise<Opened> {
   // A sharded checkpoint (dump --streams N) is recognised by its manifest and read in parallel (sharded.ts).
   const manifest = await shardManifestAt(s, path);
+  let localSize: number | undefined;
   if (schemeOf(path) === 'file' && !manifest) {
     const st = await stat(localPath(path)).catch(() => null);
     if (!st) throw new CedanaError(ErrorCode.NotFound, `checkpoint ${path} does not exist`);
@@ -61,13 +67,20 @@ async function openCheckpoint(s: Services, path: string): Promise<Opened> {
       const imagesDir = localPath(path);
       return { imagesDir, meta: await readMetadata(imagesDir, path), cleanup: async () => undefined };
     }
+    localSize = st.size;
   }
   const source = manifest ? null : await s.storage.for(path).open(path);
   const imagesDir = await mkdtemp(join(tmpdir(), 'cedana-restore-'));
   const cleanup = () => rm(imagesDir, { recursive: true, force: true });
   try {
-    if (manifest) await readSharded(s, path, manifest, imagesDir);
-    else await unpackArchive(source!, imagesDir, path);
+    if (progress) {
+      const total = manifest
+        ? manifest.shards.reduce((sum, sh) => sum + sh.stored, 0)
+        : (localSize ?? (await s.storage.for(path).stat(path).catch(() => null))?.size);
+      progress.phase(schemeOf(path) === 'file' ? 'decompress' : 'download', total);
+    }
+    if (manifest) await readSharded(s, path, manifest, imagesDir, progress && ((p) => progress.bytes(p.storedBytes)));
+    else await unpackArchive(source!, imagesDir, path, progress && ((n) => progress.add(n)));
     return { imagesDir, meta: await readMetadata(imagesDir, path), cleanup };
   } catch (err) {
     await cleanup();
@@ -90,9 +103,10 @@ type Prepare = (meta: CheckpointMetadata) => Promise<void>;
  * `restore <type>` without --path: a checkpoint the runtime holds itself, written into a scratch image directory
  * (returned), or INVALID_ARGUMENT when the runtime holds none.
  */
-async function fetchFromRuntime(s: Services, req: Req): Promise<string> {
+async function fetchFromRuntime(s: Services, req: Req, progress?: ProgressReporter): Promise<string> {
   const runtime = s.plugins.runtime(req.type!);
   if (runtime.fetchCheckpoint) {
+    progress?.phase('download');
     const dir = await mkdtemp(join(tmpdir(), 'cedana-restore-'));
     const found = await runtime.fetchCheckpoint(runtimeOptions(runtime, req.options), dir).catch(async (err: unknown) => {
       await rm(dir, { recursive: true, force: true });
@@ -104,10 +118,18 @@ async function fetchFromRuntime(s: Services, req: Req): Promise<string> {
   throw new CedanaError(ErrorCode.InvalidArgument, `restore ${req.type} needs --path`, { hint: `cedana restore ${req.type} --path P` });
 }
 
-async function restoreWith(s: Services, req: Req, foreground: boolean, prepare?: Prepare): Promise<{ started: StartedJob; meta: CheckpointMetadata }> {
-  const fetched = req.path || req.jid ? undefined : await fetchFromRuntime(s, req);
+async function restoreWith(s: Services, req: Req, foreground: boolean, progress?: ProgressReporter, prepare?: Prepare): Promise<{ started: StartedJob; meta: CheckpointMetadata }> {
+  try {
+    return await openAndRestore(s, req, foreground, progress, prepare);
+  } finally {
+    progress?.stop();
+  }
+}
+
+async function openAndRestore(s: Services, req: Req, foreground: boolean, progress?: ProgressReporter, prepare?: Prepare): Promise<{ started: StartedJob; meta: CheckpointMetadata }> {
+  const fetched = req.path || req.jid ? undefined : await fetchFromRuntime(s, req, progress);
   const path = fetched ?? (await checkpointPath(s, req));
-  const opened = await openCheckpoint(s, path).catch(async (err: unknown) => {
+  const opened = await openCheckpoint(s, path, progress).catch(async (err: unknown) => {
     if (fetched) await rm(fetched, { recursive: true, force: true });
     throw err;
   });
@@ -129,8 +151,10 @@ async function restoreWith(s: Services, req: Req, foreground: boolean, prepare?:
     const gpu = await GpuRestore.prepare(s, meta, path);
     await prepare?.(meta);
     await s.reaper?.sweep();
+    progress?.phase('restore');
     const started = await runtime.restore({ imagesDir: opened.imagesDir, metadata: meta, criu, options, foreground });
     if (gpu) started.details = withGpuStats(started.details, gpu.stats(await gpu.after(started, runtime, s)));
+    progress?.finish();
     return { started, meta };
   } finally {
     await opened.cleanup();
@@ -138,9 +162,13 @@ async function restoreWith(s: Services, req: Req, foreground: boolean, prepare?:
   }
 }
 
-/** Restores under the daemon and records the job: the same job for `restore job`, a new one otherwise. */
-export async function restore(s: Services, input: RestoreRequest): Promise<Job> {
+/**
+ * Restores under the daemon and records the job: the same job for `restore job`, a new one otherwise. With a
+ * sink, reports its progress there (see progress.ts).
+ */
+export async function restore(s: Services, input: RestoreRequest, sink?: ProgressSink): Promise<Job> {
   const req = validate(RestoreRequest, input, 'restore');
+  const progress = reporterFor(sink);
   const store = requireStore(s);
   let jid = req.jid;
   if (jid) {
@@ -155,7 +183,7 @@ export async function restore(s: Services, input: RestoreRequest): Promise<Job> 
     if (req.type && req.type !== job.type) throw new CedanaError(ErrorCode.InvalidArgument, `job ${jid} is a ${job.type} job, not ${req.type}`);
   }
   const isNew = !jid;
-  const { started, meta } = await restoreWith(s, req, false, async (m) => {
+  const { started, meta } = await restoreWith(s, req, false, progress, async (m) => {
     if (!jid) {
       jid = m.jid && !(await store.getJob(m.jid)) ? m.jid : undefined;
       while (!jid || (await store.getJob(jid))) jid = randomJobName();
@@ -197,11 +225,14 @@ export async function restore(s: Services, input: RestoreRequest): Promise<Job> 
   return jobView((await store.getJob(jid))!, s.host, latest);
 }
 
-/** `restore --no-server`: the process comes back as a child of the caller, which waits for it. */
-export async function restoreForeground(s: Services, input: RestoreRequest): Promise<ExitStatus> {
+/**
+ * `restore --no-server`: the process comes back as a child of the caller, which waits for it. With a sink,
+ * reports its progress there; the sink hears `done` once the process runs, before this waits for it.
+ */
+export async function restoreForeground(s: Services, input: RestoreRequest, sink?: ProgressSink): Promise<ExitStatus> {
   const req = validate(RestoreRequest, input, 'restore');
   if (req.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job is not supported with --no-server', { hint: 'use restore process --path P --no-server' });
-  const { started } = await restoreWith(s, req, true);
+  const { started } = await restoreWith(s, req, true, reporterFor(sink));
   if (!started.exited) throw new CedanaError(ErrorCode.Unsupported, 'this runtime cannot restore in the foreground');
   return started.exited;
 }

@@ -107,7 +107,7 @@ export async function shardManifestAt(s: Services, path: string): Promise<ShardM
 }
 
 /** Reads the sharded checkpoint at `path` into `destDir`, every shard in parallel. */
-export async function readSharded(s: Services, path: string, manifest: ShardManifest, destDir: string): Promise<void> {
+export async function readSharded(s: Services, path: string, manifest: ShardManifest, destDir: string, onProgress?: (p: ShardProgress) => void): Promise<void> {
   const storage = s.storage.for(path);
-  await requireStreamer(s).read({ manifest, destDir, what: path, open: (n) => storage.open(joinUrl(path, n)) });
+  await requireStreamer(s).read({ manifest, destDir, what: path, open: (n) => storage.open(joinUrl(path, n)), onProgress });
 }

@@ -2,8 +2,9 @@
  * The gRPC methods: each turns its message into the SDK request, runs the pipeline, and returns the result.
  * Empty strings in proto3 mean "not given".
  */
-import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall, UntypedHandleCall } from '@grpc/grpc-js';
-import { AttachOut, type AttachIn } from '../generated/daemon';
+import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall, ServerWritableStream, UntypedHandleCall } from '@grpc/grpc-js';
+import { AttachOut, type AttachIn, type DumpReq, type DumpResp, type Progress, type RestoreReq, type RestoreResp } from '../generated/daemon';
+import type { ProgressSink } from '../pipeline/progress';
 import { attachJob } from '../pipeline/attach';
 import type { Attachment } from '../io/job-io';
 import type { DaemonServer } from '../generated/daemon';
@@ -17,7 +18,7 @@ import { restore } from '../pipeline/restore';
 import { runJob } from '../pipeline/run';
 import type { Services } from '../pipeline/services';
 import { toServiceError } from './status';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode, type DumpRequest, type RestoreRequest } from '@cedana-ts/sdk';
 
 const opt = (s: string): string | undefined => (s === '' ? undefined : s);
 
@@ -28,6 +29,62 @@ function unary<Req, Res>(fn: (req: Req) => Promise<Res>) {
       (res) => callback(null, res),
       (err: unknown) => callback(toServiceError(err) as never),
     );
+  };
+}
+
+/**
+ * Adapts a pipeline that reports progress to a server-streaming handler: progress events while it runs, the
+ * result as the last message, or the error as the call's status (mapped as for the unary calls).
+ */
+function watch<Req, Res>(fn: (req: Req, sink: ProgressSink) => Promise<Res>) {
+  return (call: ServerWritableStream<Req, { progress?: Progress; result?: Res }>) => {
+    const sink: ProgressSink = {
+      update: (progress) => {
+        if (!call.cancelled) call.write({ progress });
+      },
+    };
+    // The work goes on when the caller goes away, as a unary call's would.
+    fn(call.request, sink).then(
+      (result) => {
+        if (call.cancelled) return;
+        call.write({ result });
+        call.end();
+      },
+      (err: unknown) => {
+        if (!call.cancelled) call.emit('error', toServiceError(err));
+      },
+    );
+  };
+}
+
+function dumpRequestOf(r: DumpReq): DumpRequest {
+  return {
+    jid: opt(r.jid),
+    type: opt(r.type),
+    target: opt(r.target),
+    dir: opt(r.dir),
+    name: opt(r.name),
+    compression: opt(r.compression),
+    leaveRunning: r.leaveRunning,
+    tcpEstablished: r.tcpEstablished,
+    fileLocks: r.fileLocks,
+    shellJob: r.shellJob,
+    streams: r.streams || undefined,
+    options: parseJsonObject(r.optionsJson, 'options'),
+  };
+}
+
+function restoreRequestOf(r: RestoreReq): RestoreRequest {
+  return {
+    jid: opt(r.jid),
+    type: opt(r.type),
+    path: opt(r.path),
+    tcpEstablished: r.tcpEstablished,
+    fileLocks: r.fileLocks,
+    shellJob: r.shellJob,
+    pidFile: opt(r.pidFile),
+    attachable: r.attachable,
+    options: parseJsonObject(r.optionsJson, 'options'),
   };
 }
 
@@ -50,35 +107,10 @@ export function handlers(s: Services): DaemonServer & Record<string, UntypedHand
     manage: unary(async (r) => ({
       job: await manageJob(s, { type: r.type, target: r.target, jid: opt(r.jid), upcoming: r.upcoming, timeoutSeconds: r.timeoutSeconds, gpuEnabled: r.gpuEnabled, options: parseJsonObject(r.optionsJson, 'options') }),
     })),
-    dump: unary(async (r) => ({
-      checkpoint: await dump(s, {
-        jid: opt(r.jid),
-        type: opt(r.type),
-        target: opt(r.target),
-        dir: opt(r.dir),
-        name: opt(r.name),
-        compression: opt(r.compression),
-        leaveRunning: r.leaveRunning,
-        tcpEstablished: r.tcpEstablished,
-        fileLocks: r.fileLocks,
-        shellJob: r.shellJob,
-        streams: r.streams || undefined,
-        options: parseJsonObject(r.optionsJson, 'options'),
-      }),
-    })),
-    restore: unary(async (r) => ({
-      job: await restore(s, {
-        jid: opt(r.jid),
-        type: opt(r.type),
-        path: opt(r.path),
-        tcpEstablished: r.tcpEstablished,
-        fileLocks: r.fileLocks,
-        shellJob: r.shellJob,
-        pidFile: opt(r.pidFile),
-        attachable: r.attachable,
-        options: parseJsonObject(r.optionsJson, 'options'),
-      }),
-    })),
+    dump: unary(async (r) => ({ checkpoint: await dump(s, dumpRequestOf(r)) })),
+    restore: unary(async (r) => ({ job: await restore(s, restoreRequestOf(r)) })),
+    dumpWatch: watch<DumpReq, DumpResp>(async (r, sink) => ({ checkpoint: await dump(s, dumpRequestOf(r), sink) })),
+    restoreWatch: watch<RestoreReq, RestoreResp>(async (r, sink) => ({ job: await restore(s, restoreRequestOf(r), sink) })),
     listJobs: unary(async (r) => ({ jobs: await listJobs(s, r.jids) })),
     killJobs: unary(async (r) => ({ jids: await killJobs(s, { jids: r.jids, all: r.all, signal: opt(r.signal), graceSeconds: r.graceSeconds }) })),
     deleteJobs: unary(async (r) => ({ jids: await deleteJobs(s, { jids: r.jids, all: r.all, checkpoints: r.checkpoints }) })),

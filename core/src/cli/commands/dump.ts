@@ -4,6 +4,7 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { absolute, daemonFrom, GLOBAL_FLAGS, type GlobalArgs } from '../context';
+import { progressLineFor } from '../progress-line';
 import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
 
 const DUMP_FLAGS = [...GLOBAL_FLAGS, 'type', 'target', 'dir', 'd', 'name', 'compression', 'streams', 'leave-running', 'tcp-established', 'file-locks', 'shell-job'];
@@ -39,8 +40,10 @@ export const dumpCommand: CommandModule<GlobalArgs, DumpArgs> = {
   handler: async (argv) => {
     const isJob = argv.type === 'job';
     const daemon = daemonFrom(argv);
+    // On a terminal, a progress line on stderr (DumpWatch); in scripts, the plain call and nothing extra.
+    const line = progressLineFor(process.stderr);
     try {
-      const { checkpoint } = await daemon.dump({
+      const req = {
         jid: isJob ? String(argv.target) : '',
         type: isJob ? '' : argv.type,
         target: isJob ? '' : String(argv.target),
@@ -53,7 +56,8 @@ export const dumpCommand: CommandModule<GlobalArgs, DumpArgs> = {
         fileLocks: argv['file-locks'] ?? false,
         shellJob: argv['shell-job'] ?? false,
         optionsJson: JSON.stringify(runtimeOptionsOf(argv, DUMP_FLAGS)),
-      });
+      };
+      const { checkpoint } = line ? await daemon.dumpWatch(req, (p) => line.update(p)).finally(() => line.clear()) : await daemon.dump(req);
       console.log(`Dumped to ${checkpoint!.path}`);
     } finally {
       daemon.close();

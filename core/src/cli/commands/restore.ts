@@ -3,9 +3,9 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
-import { restoreForeground } from '../../pipeline/restore';
 import { attachTerminal } from '../attach';
 import { absolute, daemonFrom, GLOBAL_FLAGS, localServices, type GlobalArgs } from '../context';
+import { progressLineFor } from '../progress-line';
 import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
 
 const RESTORE_FLAGS = [...GLOBAL_FLAGS, 'type', 'jid', 'path', 'p', 'tcp-established', 'file-locks', 'shell-job', 'pid-file', 'no-server', 'attach', 'a', 'attachable'];
@@ -54,19 +54,25 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       pidFile: absolute(argv['pid-file']),
       options: runtimeOptionsOf(argv, RESTORE_FLAGS),
     };
+    // On a terminal, a progress line on stderr; in scripts, nothing extra.
+    const line = progressLineFor(process.stderr);
     if (argv['no-server']) {
       const wired = await localServices(argv);
       try {
-        const status = await restoreForeground(wired.services, request);
+        const { restoreForeground } = await import('../../pipeline/restore.js');
+        // The line is erased once the process is restored, before it can write to this terminal.
+        const sink = line && { update: line.update.bind(line), done: line.clear.bind(line) };
+        const status = await restoreForeground(wired.services, request, sink);
         process.exitCode = status.code ?? 128 + 9;
       } finally {
+        line?.clear();
         await wired.close();
       }
       return;
     }
     const daemon = daemonFrom(argv);
     try {
-      const { job } = await daemon.restore({
+      const req = {
         jid: request.jid ?? '',
         type: request.type ?? '',
         path: request.path ?? '',
@@ -76,7 +82,8 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
         pidFile: request.pidFile ?? '',
         optionsJson: JSON.stringify(request.options),
         attachable: Boolean(argv.attach || argv.attachable),
-      });
+      };
+      const { job } = line ? await daemon.restoreWatch(req, (p) => line.update(p)).finally(() => line.clear()) : await daemon.restore(req);
       if (argv.attach) {
         process.exitCode = await attachTerminal(daemon, { jid: job!.jid }, `job ${job!.jid}`);
         return;
