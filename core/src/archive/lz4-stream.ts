@@ -1,37 +1,66 @@
 /**
  * LZ4 frame streams on top of lz4-napi's buffer API: compression writes one frame per chunk (a sequence of frames
  * is a valid .lz4 file, which the `lz4` tool reads), decompression splits the input at frame boundaries.
- * Memory is bounded by one frame.
+ * Frames are independent, so several are (de)compressed at once on libuv's thread pool, and written out in
+ * order: one stream keeps more than one core busy. Memory is bounded by the frames in flight.
  */
+import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { compressFrame, decompressFrame } from 'lz4-napi';
 
 const FRAME_MAGIC = 0x184d2204;
 const CHUNK = 4 * 1024 * 1024;
+/** Frames (de)compressed at once: the cores, up to libuv's default pool of 4 threads. */
+const IN_FLIGHT = Math.max(2, Math.min(4, availableParallelism()));
+
+/**
+ * Work started in order, its results pushed in the same order: at most {@link IN_FLIGHT} at once. A failure is
+ * kept and thrown at the next call, so the stream fails instead of writing past a frame that is missing.
+ */
+class OrderedWork {
+  private readonly running: Promise<Buffer>[] = [];
+
+  constructor(private readonly push: (b: Buffer) => void) {}
+
+  /** Starts `job`; waits while too many are running, pushing what is done. */
+  async add(job: Promise<Buffer>): Promise<void> {
+    job.catch(() => undefined); // awaited below, in order; this only keeps it from counting as unhandled
+    this.running.push(job);
+    while (this.running.length >= IN_FLIGHT) this.push(await this.running.shift()!);
+  }
+
+  /** Waits for everything started, pushing it in order. */
+  async drain(): Promise<void> {
+    while (this.running.length > 0) this.push(await this.running.shift()!);
+  }
+}
 
 /** Compresses its input into a sequence of LZ4 frames of at most {@link CHUNK} input bytes each. */
 export class Lz4Compress extends Transform {
   private pending: Buffer[] = [];
   private size = 0;
+  private readonly work = new OrderedWork((b) => this.push(b));
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.pending.push(chunk);
     this.size += chunk.length;
     if (this.size < CHUNK) return cb();
-    this.flushPending().then(() => cb(), cb);
+    this.startFrame().then(() => cb(), cb);
   }
 
   override _flush(cb: TransformCallback): void {
-    this.flushPending().then(() => cb(), cb);
+    this.startFrame()
+      .then(() => this.work.drain())
+      .then(() => cb(), cb);
   }
 
-  private async flushPending(): Promise<void> {
+  private async startFrame(): Promise<void> {
     if (this.size === 0) return;
     const data = Buffer.concat(this.pending, this.size);
     this.pending = [];
     this.size = 0;
     // The content checksum lets decompression notice a corrupted frame instead of returning wrong bytes.
-    this.push(await compressFrame(data, { contentChecksum: true }));
+    await this.work.add(compressFrame(data, { contentChecksum: true }));
   }
 }
 
@@ -119,24 +148,25 @@ export function frameLength(buf: Buffer): number {
 /** Decompresses a sequence of LZ4 frames. */
 export class Lz4Decompress extends Transform {
   private readonly queue = new ChunkQueue();
+  private readonly work = new OrderedWork((b) => this.push(b));
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.queue.push(chunk);
-    this.drain().then(() => cb(), cb);
+    this.startFrames().then(() => cb(), cb);
   }
 
   override _flush(cb: TransformCallback): void {
     if (this.queue.length > 0) return cb(new Error('truncated LZ4 stream'));
-    cb();
+    this.work.drain().then(() => cb(), cb);
   }
 
-  private async drain(): Promise<void> {
+  private async startFrames(): Promise<void> {
     for (;;) {
       const len = frameLengthIn(this.queue);
       if (len === 0) return;
       const frame = this.queue.take(len);
       if (frame.readUInt32LE(0) !== FRAME_MAGIC) continue; // skippable frame
-      this.push(await decompressFrame(frame));
+      await this.work.add(decompressFrame(frame));
     }
   }
 }

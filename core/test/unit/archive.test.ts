@@ -97,8 +97,8 @@ describe('archive formats', function () {
     mkdirSync(join(src, 'empty-dir'));
     writeFileSync(join(src, 'cedana.json'), JSON.stringify({ version: 1, type: 'process' }));
     writeFileSync(join(src, 'empty.img'), '');
-    // Bigger than one LZ4 frame (4 MiB of input), so the multi-frame path is exercised.
-    writeFileSync(join(src, 'pages-1.img'), bytes(9 * 1024 * 1024 + 123, 7));
+    // Five LZ4 frames (4 MiB of input each), more than are compressed at once: the frames must come out in order.
+    writeFileSync(join(src, 'pages-1.img'), bytes(17 * 1024 * 1024 + 123, 7));
     writeFileSync(join(src, 'sub', 'core-42.img'), bytes(70_001, 3));
     writeFileSync(join(src, 'sub', 'deeper', 'zeros.img'), Buffer.alloc(100_000));
   });
@@ -148,7 +148,7 @@ describe('archive formats', function () {
         await packTo(src, format, file);
         await unpackFile(file, dest);
         assert.deepEqual(tree(dest), tree(src));
-        assert.equal(statSync(join(dest, 'pages-1.img')).size, 9 * 1024 * 1024 + 123);
+        assert.equal(statSync(join(dest, 'pages-1.img')).size, 17 * 1024 * 1024 + 123);
       });
     }
 

@@ -1,6 +1,6 @@
 /**
- * `@cedana-ts/sdk/testing`: conformance suites and a test context for a plugin's own tests. Imported by tests
- * only; nothing here is loaded by the daemon. The suites take `describe`/`it`/`before`/`after` from the caller,
+ * `@cedana-ts/sdk/testing`: conformance suites, a test context and container fixtures for a plugin's own tests.
+ * Imported by tests only; nothing here is loaded by the daemon. The suites take `describe`/`it`/`before`/`after` from the caller,
  * so the SDK does not depend on a test framework.
  * @packageDocumentation
  */
@@ -8,3 +8,17 @@ export { runtimeSuite, runtimeChecks, type RuntimeSuiteOptions } from './runtime
 export { storageSuite, storageChecks, type StorageSuiteOptions } from './storage-suite';
 export { testContext, memoryLogger, pollingChildWatcher, processAlive, type MemoryLogger, type TestContextOptions } from './context';
 export { registerChecks, rejectsWithCode, eventually, type Check, type SuiteApi, type SuiteContext } from './suite-api';
+export {
+  boxCounter,
+  boxTcpPair,
+  busyboxRootfs,
+  NetnsHolder,
+  ociImageTar,
+  PrivateContainerd,
+  PrivateDockerd,
+  runcBundle,
+  runcWithCriuConfig,
+  staticBusybox,
+  tarOf,
+  type DockerReply,
+} from './containers';

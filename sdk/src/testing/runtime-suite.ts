@@ -23,7 +23,8 @@ export interface RuntimeSuiteOptions {
    * A job that runs until killed and keeps making progress: the RunSpec fields that differ from the defaults
    * (`args` for `process`, `options` for container runtimes). `logPath` is where its output should go. Make it
    * one process: the test process is no child subreaper (the daemon is), so a child the dump kills would stay a
-   * zombie where PID 1 does not reap, and hold the PID the restore needs.
+   * zombie where PID 1 does not reap, and hold the PID the restore needs. (A container's workload may fork: it
+   * runs in a PID namespace of its own, whose init reaps its children, and is restored under new host PIDs.)
    */
   workload(jid: string, logPath: string): Partial<RunSpec>;
   /** How far the job has got, a number that grows while it runs; default: the size of its log file. */
@@ -63,6 +64,14 @@ function runSpec(opts: RuntimeSuiteOptions, dir: string, jid: string): { spec: R
   return { spec: { ...spec, ...opts.workload(jid, log) }, log };
 }
 
+/** Asserts that a dump of `job` fails with a stable code and leaves no CRIU images. */
+async function dumpFailsCleanly(runtime: Runtime, dir: string, job: JobRef, what: string): Promise<void> {
+  const images = await mkdtemp(join(dir, 'images-'));
+  await rejectsWithCode(runtime.dump({ job, imagesDir: images, criu: noCriu, options: {} }), what);
+  const left = (await readdir(images)).filter((n) => n.endsWith('.img'));
+  assert.deepEqual(left, [], `${what}: the failed dump left CRIU images`);
+}
+
 /** The checks, in the order they run; `features` decides which apply. */
 export function runtimeChecks(opts: RuntimeSuiteOptions, features: readonly string[]): Check<RuntimeCtx>[] {
   const has = (f: string) => features.includes(f);
@@ -97,9 +106,13 @@ export function runtimeChecks(opts: RuntimeSuiteOptions, features: readonly stri
         const first = await progress(job, log);
         await eventually(async () => (await progress(job, log)) > first, 15_000, 'the job to make progress');
         if (has(Feature.Kill)) {
-          await ctx.runtime.kill({ jid: spec.jid, pid: job.pid, details: job.details }, 'SIGKILL');
+          const ref: JobRef = { jid: spec.jid, pid: job.pid, details: job.details };
+          await ctx.runtime.kill(ref, 'SIGKILL');
           await eventually(async () => !(await processAlive(job.pid)), 10_000, `PID ${job.pid} to end after SIGKILL`);
           if (job.exited) await job.exited;
+          // With the details the runtime gave (a container runtime finds its container by them, now stopped).
+          await rejectsWithCode(ctx.runtime.kill(ref, 'SIGTERM'), 'kill of a job that has ended');
+          if (has(Feature.Dump)) await dumpFailsCleanly(ctx.runtime, ctx.dir, ref, 'dump of a job that has ended');
         }
       },
     });
@@ -117,11 +130,8 @@ export function runtimeChecks(opts: RuntimeSuiteOptions, features: readonly stri
     checks.push({
       name: 'dump of a process that does not exist fails with a stable error code and writes no images',
       async run({ runtime, dir }) {
-        const images = await mkdtemp(join(dir, 'images-'));
         const gone: JobRef = { jid: 'conformance-gone', pid: await unusedPid(), details: {} };
-        await rejectsWithCode(runtime.dump({ job: gone, imagesDir: images, criu: noCriu, options: {} }), 'dump of a gone job');
-        const left = (await readdir(images)).filter((n) => n.endsWith('.img'));
-        assert.deepEqual(left, [], 'a failed dump left CRIU images');
+        await dumpFailsCleanly(runtime, dir, gone, 'dump of a gone job');
       },
     });
   }
