@@ -100,8 +100,11 @@ describe('e2e: plugins from the store', function () {
     assert.equal(only[0][1], one.version);
     assert.match(only[0][2], /^(available|installed)$/);
 
+    // With no daemon running, the CLI loads the plugins itself; a daemon shows the same matrix.
+    const local = env.ok(['features']);
     await env.startDaemon();
     const text = env.ok(['features']);
+    assert.equal(local, text, 'the matrix without a daemon differs from the daemon’s');
     const lines = text.split('\n');
     assert.match(lines[0], /^FEATURE\s+PROCESS/);
     assert.match(text, /^status\s+ok/m);

@@ -14,7 +14,7 @@ import { RegistryClient } from '../../plugins/packages/registry';
 import { PackageSources } from '../../plugins/packages/source';
 import { PluginStore } from '../../plugins/packages/store';
 import { runningJobsOfType } from '../../plugins/packages/usage';
-import { configFrom, daemonFrom, type GlobalArgs } from '../context';
+import { configFrom, daemonFrom, localServices, type GlobalArgs } from '../context';
 import { formatSize, table } from '../format';
 
 interface ListArgs extends GlobalArgs {
@@ -170,21 +170,28 @@ export const featuresCommand: CommandModule<GlobalArgs, FeaturesArgs> = {
       .option('errors', { type: 'boolean', describe: 'also say why plugins are not usable' })
       .option('json', { type: 'boolean', describe: 'print JSON' }) as Argv<FeaturesArgs>,
   handler: async (argv) => {
-    const daemon = daemonFrom(argv);
-    try {
-      const resp = await daemon.getFeatures({});
-      if (argv.json) {
-        const plugins = resp.plugins.map(({ name, type, id, version, status, reason }) => ({ name, type, id, version, status, reason }));
-        const features = resp.rows.map((r) => ({ feature: r.feature, plugins: Object.fromEntries(resp.plugins.map((p, i) => [p.name, r.cells[i] || 'none'])) }));
-        console.log(JSON.stringify(argv.errors ? { errors: plugins.filter((p) => p.status !== 'ok') } : { plugins, features }, null, 2));
-        return;
-      }
-      console.log(featuresText(resp, argv.errors ?? false));
-    } finally {
-      daemon.close();
+    // The running daemon's view; with none running, the plugins are loaded in this process, as it would load them.
+    const resp = (await withRunningDaemon(argv, (d) => d.getFeatures({}))) ?? (await localFeatures(argv));
+    if (argv.json) {
+      const plugins = resp.plugins.map(({ name, type, id, version, status, reason }) => ({ name, type, id, version, status, reason }));
+      const features = resp.rows.map((r) => ({ feature: r.feature, plugins: Object.fromEntries(resp.plugins.map((p, i) => [p.name, r.cells[i] || 'none'])) }));
+      console.log(JSON.stringify(argv.errors ? { errors: plugins.filter((p) => p.status !== 'ok') } : { plugins, features }, null, 2));
+      return;
     }
+    console.log(featuresText(resp, argv.errors ?? false));
   },
 };
+
+/** The feature matrix of the plugins this machine has, computed without a daemon. */
+async function localFeatures(argv: GlobalArgs): Promise<GetFeaturesResp> {
+  const wired = await localServices(argv);
+  try {
+    const { features } = await import('../../pipeline/plugins.js');
+    return features(wired.services);
+  } finally {
+    await wired.close();
+  }
+}
 
 const reload: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'reload',
