@@ -63,6 +63,12 @@ export interface PluginHostOptions {
 export class PluginHost {
   private records: PluginRecord[] = [];
   private scope: DependencyContainer;
+  /** Which plugin set is current: a reload makes a new one. */
+  private generation = 0;
+  /** Operations running per plugin set. */
+  private readonly running = new Map<number, number>();
+  /** Sets a reload replaced, waiting for their last operation to end before they are closed. */
+  private readonly retired = new Map<number, PluginRecord[]>();
 
   constructor(private readonly opts: PluginHostOptions) {
     this.scope = opts.container.createChildContainer();
@@ -165,9 +171,28 @@ export class PluginHost {
   }
 
   /**
-   * Loads every plugin again — new installs, removals, upgrades — and swaps the new set in, then closes the old
-   * instances (an operation already running finishes on the instance it started with). When a required plugin
-   * fails, the old set stays in use and the error is thrown.
+   * Runs `op` on the current plugin set: a reload while it runs swaps a new set in for later operations, and
+   * closes this one only once `op` (and every other operation on it) has ended.
+   */
+  async hold<T>(op: () => Promise<T>): Promise<T> {
+    const gen = this.generation;
+    this.running.set(gen, (this.running.get(gen) ?? 0) + 1);
+    try {
+      return await op();
+    } finally {
+      const left = (this.running.get(gen) ?? 1) - 1;
+      if (left > 0) this.running.set(gen, left);
+      else {
+        this.running.delete(gen);
+        await this.closeRetired(gen);
+      }
+    }
+  }
+
+  /**
+   * Loads every plugin again — new installs, removals, upgrades — and swaps the new set in. The old instances are
+   * closed once no operation holds them (see {@link hold}). When a required plugin fails, the old set stays in
+   * use and the error is thrown.
    */
   async reload(): Promise<PluginRecord[]> {
     const before = { records: this.records, scope: this.scope };
@@ -181,8 +206,17 @@ export class PluginHost {
       this.scope = before.scope;
       throw err;
     }
-    await this.closeInstances(before.records.filter((r) => r.status === 'ok'));
+    const old = this.generation++;
+    this.retired.set(old, before.records.filter((r) => r.status === 'ok'));
+    if (!this.running.has(old)) await this.closeRetired(old);
     return this.records;
+  }
+
+  private async closeRetired(gen: number): Promise<void> {
+    const recs = this.retired.get(gen);
+    if (!recs) return;
+    this.retired.delete(gen);
+    await this.closeInstances(recs);
   }
 
   /** Drops installed plugins' modules from require's cache, so a reload runs the code now on disk. */
@@ -200,9 +234,10 @@ export class PluginHost {
     for (const r of recs) await r.instance?.close?.().catch((err: Error) => this.opts.logger.warn(`plugin ${r.name} close: ${err.message}`));
   }
 
-  /** Closes every loaded plugin; safe to call twice. */
+  /** Closes every loaded plugin, and those a reload retired; safe to call twice. */
   async close(): Promise<void> {
-    const recs = this.ok();
+    const recs = [...this.ok(), ...[...this.retired.values()].flat()];
+    this.retired.clear();
     this.records = this.records.map((r) => ({ ...r, instance: undefined }));
     for (const r of recs) await r.instance?.close?.().catch((err: Error) => this.opts.logger.warn(`plugin ${r.name} close: ${err.message}`));
   }

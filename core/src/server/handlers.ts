@@ -22,10 +22,13 @@ import { CedanaError, ErrorCode, type DumpRequest, type RestoreRequest } from '@
 
 const opt = (s: string): string | undefined => (s === '' ? undefined : s);
 
+/** Runs an operation on the plugin set current when it starts (PluginHost.hold). */
+type Hold = <T>(op: () => Promise<T>) => Promise<T>;
+
 /** Adapts an async function to a unary gRPC handler, with errors turned into statuses. */
-function unary<Req, Res>(fn: (req: Req) => Promise<Res>) {
+function unary<Req, Res>(hold: Hold, fn: (req: Req) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    fn(call.request).then(
+    hold(() => fn(call.request)).then(
       (res) => callback(null, res),
       (err: unknown) => callback(toServiceError(err) as never),
     );
@@ -36,7 +39,7 @@ function unary<Req, Res>(fn: (req: Req) => Promise<Res>) {
  * Adapts a pipeline that reports progress to a server-streaming handler: progress events while it runs, the
  * result as the last message, or the error as the call's status (mapped as for the unary calls).
  */
-function watch<Req, Res>(fn: (req: Req, sink: ProgressSink) => Promise<Res>) {
+function watch<Req, Res>(hold: Hold, fn: (req: Req, sink: ProgressSink) => Promise<Res>) {
   return (call: ServerWritableStream<Req, { progress?: Progress; result?: Res }>) => {
     const sink: ProgressSink = {
       update: (progress) => {
@@ -44,7 +47,7 @@ function watch<Req, Res>(fn: (req: Req, sink: ProgressSink) => Promise<Res>) {
       },
     };
     // The work goes on when the caller goes away, as a unary call's would.
-    fn(call.request, sink).then(
+    hold(() => fn(call.request, sink)).then(
       (result) => {
         if (call.cancelled) return;
         call.write({ result });
@@ -89,8 +92,11 @@ function restoreRequestOf(r: RestoreReq): RestoreRequest {
 }
 
 export function handlers(s: Services): DaemonServer & Record<string, UntypedHandleCall> {
+  // Every call but attach (which needs no plugin) holds the plugin set it started on, so a reload meanwhile
+  // does not close an instance under it.
+  const hold: Hold = (op) => s.plugins.hold(op);
   return {
-    run: unary(async (r) => ({
+    run: unary(hold, async (r) => ({
       job: await runJob(s, {
         type: r.type,
         jid: opt(r.jid),
@@ -104,21 +110,21 @@ export function handlers(s: Services): DaemonServer & Record<string, UntypedHand
         options: parseJsonObject(r.optionsJson, 'options'),
       }),
     })),
-    manage: unary(async (r) => ({
+    manage: unary(hold, async (r) => ({
       job: await manageJob(s, { type: r.type, target: r.target, jid: opt(r.jid), upcoming: r.upcoming, timeoutSeconds: r.timeoutSeconds, gpuEnabled: r.gpuEnabled, options: parseJsonObject(r.optionsJson, 'options') }),
     })),
-    dump: unary(async (r) => ({ checkpoint: await dump(s, dumpRequestOf(r)) })),
-    restore: unary(async (r) => ({ job: await restore(s, restoreRequestOf(r)) })),
-    dumpWatch: watch<DumpReq, DumpResp>(async (r, sink) => ({ checkpoint: await dump(s, dumpRequestOf(r), sink) })),
-    restoreWatch: watch<RestoreReq, RestoreResp>(async (r, sink) => ({ job: await restore(s, restoreRequestOf(r), sink) })),
-    listJobs: unary(async (r) => ({ jobs: await listJobs(s, r.jids) })),
-    killJobs: unary(async (r) => ({ jids: await killJobs(s, { jids: r.jids, all: r.all, signal: opt(r.signal), graceSeconds: r.graceSeconds }) })),
-    deleteJobs: unary(async (r) => ({ jids: await deleteJobs(s, { jids: r.jids, all: r.all, checkpoints: r.checkpoints }) })),
-    listCheckpoints: unary(async (r) => ({ checkpoints: await listCheckpoints(s, r.jid) })),
-    healthCheck: unary(async () => ({ results: await healthCheck(s) })),
-    listPlugins: unary(async () => ({ plugins: pluginList(s) })),
-    reloadPlugins: unary(async () => ({ plugins: await reloadPlugins(s) })),
-    getFeatures: unary(async () => features(s)),
+    dump: unary(hold, async (r) => ({ checkpoint: await dump(s, dumpRequestOf(r)) })),
+    restore: unary(hold, async (r) => ({ job: await restore(s, restoreRequestOf(r)) })),
+    dumpWatch: watch<DumpReq, DumpResp>(hold, async (r, sink) => ({ checkpoint: await dump(s, dumpRequestOf(r), sink) })),
+    restoreWatch: watch<RestoreReq, RestoreResp>(hold, async (r, sink) => ({ job: await restore(s, restoreRequestOf(r), sink) })),
+    listJobs: unary(hold, async (r) => ({ jobs: await listJobs(s, r.jids) })),
+    killJobs: unary(hold, async (r) => ({ jids: await killJobs(s, { jids: r.jids, all: r.all, signal: opt(r.signal), graceSeconds: r.graceSeconds }) })),
+    deleteJobs: unary(hold, async (r) => ({ jids: await deleteJobs(s, { jids: r.jids, all: r.all, checkpoints: r.checkpoints }) })),
+    listCheckpoints: unary(hold, async (r) => ({ checkpoints: await listCheckpoints(s, r.jid) })),
+    healthCheck: unary(hold, async () => ({ results: await healthCheck(s) })),
+    listPlugins: unary(hold, async () => ({ plugins: pluginList(s) })),
+    reloadPlugins: unary(hold, async () => ({ plugins: await reloadPlugins(s) })),
+    getFeatures: unary(hold, async () => features(s)),
     attach: (call: ServerDuplexStream<AttachIn, AttachOut>) => serveAttach(s, call),
   };
 }

@@ -5,7 +5,7 @@
  */
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { container } from 'tsyringe';
 import { CedanaError, ErrorCode, SDK_VERSION } from '@cedana-ts/sdk';
@@ -121,6 +121,29 @@ describe('plugin host', function () {
     assert.match(String(err), /required plugin not usable: up: not installed/);
     assert.equal(byName(h.list(), 'up')!.instance!.info!.v, '2.0.0', 'a failed reload dropped the plugins in use');
     assert.ok(byName(h.list(), 'newcomer'), 'a failed reload changed the set');
+  });
+
+  it('closes the instances a reload replaced only once the operations running on them have ended', async () => {
+    const closed = join(work, 'closed');
+    const init = `
+    const noop = async () => { throw new Error('not in this fixture'); };
+    const runtime = { type: ctx.manifest.id, optionsSchema: { safeParse: (v) => ({ success: true, data: v }) }, run: noop, manage: noop, dump: noop, restore: noop, kill: noop };
+    return { runtime, features: [], async close() { require('node:fs').appendFileSync(${JSON.stringify(closed)}, 'closed\\n'); } };`;
+    put({ name: 'held', id: 'held', init });
+    const h = newHost();
+    await h.load();
+    const first = byName(h.list(), 'held')!.instance;
+    let release!: () => void;
+    const op = h.hold(() => new Promise<void>((r) => (release = r)));
+    await h.reload();
+    assert.notEqual(byName(h.list(), 'held')!.instance, first, 'the reload did not make new instances');
+    assert.ok(!existsSync(closed), 'an instance was closed while an operation was running on it');
+    release();
+    await op;
+    assert.equal(readFileSync(closed, 'utf8'), 'closed\n', 'the replaced instance was not closed (once) after the operation');
+    // With nothing running, a reload closes the replaced set at once.
+    await h.reload();
+    assert.equal(readFileSync(closed, 'utf8'), 'closed\nclosed\n');
   });
 
   it('computes the feature matrix from what the plugins returned and declared', async () => {
