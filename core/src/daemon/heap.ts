@@ -10,7 +10,9 @@ const MARK = 'CEDANA_DAEMON_HEAP_SET';
 
 export function withDaemonHeap(): void {
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
-  if (typeof execve !== 'function' || !process.argv[1]) return;
+  // Only from a script (the cedana CLI): code given with -e/-p would run again from its start.
+  const evaluated = process.execArgv.some((a) => /^(-e|--eval|-p|--print)(=|$)/.test(a));
+  if (typeof execve !== 'function' || evaluated || !process.argv[1]) return;
   if (process.env[MARK] || process.execArgv.some((a) => a.startsWith(FLAG)) || (process.env.NODE_OPTIONS ?? '').includes(FLAG)) return;
   const args = [process.execPath, `${FLAG}=${SEMI_SPACE_MIB}`, ...process.execArgv, ...process.argv.slice(1)];
   execve.call(process, process.execPath, args, { ...process.env, [MARK]: '1' });

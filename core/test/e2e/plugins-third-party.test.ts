@@ -74,7 +74,8 @@ const manifest = parseManifest(require('../../package.json'));
 runtimeSuite({ describe, it, before, after }, {
   manifest,
   setup: () => plugin.init(testContext(manifest)),
-  workload: () => ({ args: ['sh', '-c', 'while :; do echo tick; sleep 0.1; done'] }),
+  // One process, as the suite asks: a shell's sleep child would outlive a kill as a zombie in the job's group.
+  workload: () => ({ args: ['python3', '-u', '-c', 'import time\\nwhile True:\\n    print("tick")\\n    time.sleep(0.1)'] }),
 });
 `;
 
@@ -127,7 +128,14 @@ describe('e2e: a third-party plugin, from the SDK alone', function () {
         'test/conformance.test.ts': TEST_TS,
       },
     );
-    const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+    const sh = (cmd: string, args: string[]): string => {
+      try {
+        return execFileSync(cmd, args, { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+      } catch (err) {
+        const e = err as { stdout?: string; stderr?: string };
+        throw new Error(`${cmd} ${args.join(' ')} failed\nstdout: ${e.stdout?.slice(-3000)}\nstderr: ${e.stderr?.slice(-3000)}`);
+      }
+    };
     // Prefer pnpm's store (filled by the workspace install): offline when it has everything, the registry otherwise.
     sh('pnpm', ['install', '--prefer-offline', '--reporter=silent']);
     sh('pnpm', ['run', 'build']);
