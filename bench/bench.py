@@ -106,6 +106,9 @@ def run(daemon):
         subprocess.run([CRIU, "dump", "-t", str(pid), "-D", d, "-o", "dump.log", "-v4"], check=True)
         res["raw_dump"].append(time.perf_counter() - t0)
         raw_bytes = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+        # The dumped process was the daemon's child: its PID is free for the restore once the daemon has reaped it.
+        while os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.01)
         drop_caches()
         t0 = time.perf_counter()
         subprocess.run([CRIU, "restore", "-D", d, "-o", "restore.log", "-v4", "--restore-detached", "--pidfile", f"{d}/pid"], check=True)
