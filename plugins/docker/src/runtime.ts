@@ -56,6 +56,9 @@ async function moveEntries(from: string, to: string): Promise<void> {
   }
 }
 
+/** How often `docker start --checkpoint` is tried when dockerd's upload of the checkpoint races (see below). */
+const START_ATTEMPTS = 3;
+
 export class DockerRuntime implements Runtime {
   readonly type = 'docker';
   readonly optionsSchema = DockerOptions;
@@ -187,11 +190,29 @@ export class DockerRuntime implements Runtime {
     await cp(spec.imagesDir, dir, { recursive: true });
     const since = nowSeconds();
     try {
-      await this.engine.must('POST', `${this.path(id)}/start?checkpoint=${name}`, 'docker start --checkpoint', undefined, ErrorCode.RestoreFailed, ErrorCode.RestoreFailed);
+      await this.startFromCheckpoint(id, name);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
     return this.started(id, str(d.log) ?? '', since);
+  }
+
+  /**
+   * `docker start --checkpoint`. dockerd copies the checkpoint into containerd's content store first, and that copy
+   * now and then fails with "commit failed: content sha256:…: already exists" when a blob of the same digest is
+   * being written or was just written (a known dockerd race): nothing has started then, so it is tried again.
+   */
+  private async startFromCheckpoint(id: string, checkpoint: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.engine.must('POST', `${this.path(id)}/start?checkpoint=${checkpoint}`, 'docker start --checkpoint', undefined, ErrorCode.RestoreFailed, ErrorCode.RestoreFailed);
+        return;
+      } catch (err) {
+        const racing = /failed to upload checkpoint to containerd: commit failed: content \S+ already exists/.test((err as Error).message);
+        if (!racing || attempt >= START_ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
   }
 
   async kill(job: JobRef, signal: NodeJS.Signals): Promise<void> {

@@ -7,6 +7,7 @@
 export { runtimeSuite, runtimeChecks, type RuntimeSuiteOptions } from './runtime-suite';
 export { storageSuite, storageChecks, type StorageSuiteOptions } from './storage-suite';
 export { testContext, memoryLogger, pollingChildWatcher, processAlive, type MemoryLogger, type TestContextOptions } from './context';
+export { TestServerProcess } from './server-process';
 export { registerChecks, rejectsWithCode, eventually, type Check, type SuiteApi, type SuiteContext } from './suite-api';
 export {
   boxCounter,

@@ -3,11 +3,10 @@
  * it answers, makes service-account key files for it, and reads its objects back from its directory.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { TestServerProcess } from '@cedana-ts/sdk/testing';
 import type { ObjectMeta, RequestLog } from './gcs-fake';
 
 /** Writes a service-account key file (a fresh RSA key) into `dir`; returns its path and email. */
@@ -36,24 +35,20 @@ export interface GcsServerOptions {
   failChunks?: number;
 }
 
-export class GcsTestServer {
-  readonly requests: RequestLog[] = [];
-  private child?: ChildProcess;
-  port = 0;
+export class GcsTestServer extends TestServerProcess<RequestLog> {
+  protected readonly title = 'gcs test server';
 
   private constructor(
-    readonly dir: string,
+    dir: string,
     private readonly opts: Required<GcsServerOptions>,
-  ) {}
+  ) {
+    super(dir);
+  }
 
   static async start(opts: GcsServerOptions = {}): Promise<GcsTestServer> {
     const server = new GcsTestServer(mkdtempSync(join(tmpdir(), 'cedana-gcs-')), { buckets: ['ckpt'], trust: [], failChunks: 0, ...opts });
     await server.launch(0);
     return server;
-  }
-
-  get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
   }
 
   get buckets(): string[] {
@@ -65,56 +60,15 @@ export class GcsTestServer {
     return { gcs: { endpoint: this.endpoint, ...overrides } };
   }
 
-  private async launch(port: number): Promise<void> {
-    const main = join(__dirname, 'gcs-server-main.js');
-    const args = [main, '--dir', this.dir, '--port', String(port), '--fail-chunks', String(this.opts.failChunks)];
+  protected command(port: number): string[] {
+    const args = [join(__dirname, 'gcs-server-main.js'), '--dir', this.dir, '--port', String(port), '--fail-chunks', String(this.opts.failChunks)];
     for (const b of this.opts.buckets) args.push('--bucket', b);
     for (const t of this.opts.trust) args.push('--trust', t);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const lines = createInterface({ input: child.stdout! });
-    this.port = await new Promise<number>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`gcs test server exited ${code}: ${stderr}`)));
-      lines.on('line', (line) => {
-        if (!line.startsWith('{')) return;
-        const msg = JSON.parse(line) as { listening?: number } & RequestLog;
-        if (msg.listening !== undefined) resolve(msg.listening);
-        else this.requests.push(msg);
-      });
-    });
+    return args;
   }
 
-  /** Waits until a request matching `pred` has been answered. */
-  async waitForRequest(pred: (r: RequestLog) => boolean, ms = 30_000): Promise<RequestLog> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const hit = this.requests.find(pred);
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no matching request within ${ms} ms (saw ${this.requests.map((r) => r.kind).join(' ')})`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  /** SIGKILLs the server: open connections are cut. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  /** Starts the server again on the same port and directory (after {@link kill}). */
-  async restart(): Promise<void> {
-    await this.kill();
-    await this.launch(this.port);
-  }
-
-  async stop(): Promise<void> {
-    await this.kill();
-    rmSync(this.dir, { recursive: true, force: true });
+  protected override seen(): string {
+    return this.requests.map((r) => r.kind).join(' ');
   }
 
   /** Every object of `bucket` with its size, from the server's directory. */

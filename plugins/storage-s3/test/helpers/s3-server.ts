@@ -2,12 +2,11 @@
  * Starts and stops the tests' S3 server (s3-server-main.ts, s3rver) as a child process on 127.0.0.1, records the
  * requests it answers, and reads the bucket back through the real AWS SDK.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { TestServerProcess } from '@cedana-ts/sdk/testing';
 
 /** The key pair s3rver accepts. */
 export const S3RVER_KEY = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -21,17 +20,17 @@ export interface S3Request {
   finished: boolean;
 }
 
-export class S3TestServer {
-  readonly requests: S3Request[] = [];
-  private child?: ChildProcess;
-  port = 0;
+export class S3TestServer extends TestServerProcess<S3Request> {
+  protected readonly title = 's3 test server';
 
   private constructor(
-    readonly dir: string,
+    dir: string,
     readonly buckets: string[],
     private readonly failParts: number,
     private readonly failAborts = 0,
-  ) {}
+  ) {
+    super(dir);
+  }
 
   /**
    * Starts a server with `buckets` over a fresh directory; the first `failParts` UploadParts are answered 503,
@@ -41,10 +40,6 @@ export class S3TestServer {
     const server = new S3TestServer(mkdtempSync(join(tmpdir(), 'cedana-s3-')), buckets, opts.failParts ?? 0, opts.failAborts ?? 0);
     await server.launch(0);
     return server;
-  }
-
-  get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
   }
 
   /** Host config that points the plugin at this server with the right key pair. */
@@ -57,55 +52,9 @@ export class S3TestServer {
     return { CEDANA_AWS_ENDPOINT: this.endpoint, CEDANA_AWS_ACCESS_KEY_ID: 'S3RVER', CEDANA_AWS_SECRET_ACCESS_KEY: 'S3RVER', CEDANA_AWS_REGION: 'us-east-1' };
   }
 
-  private async launch(port: number): Promise<void> {
+  protected command(port: number): string[] {
     const main = join(__dirname, 's3-server-main.js');
-    const args = [main, '--dir', this.dir, '--port', String(port), ...this.buckets.flatMap((b) => ['--bucket', b]), '--fail-parts', String(this.failParts), '--fail-aborts', String(this.failAborts)];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const lines = createInterface({ input: child.stdout! });
-    this.port = await new Promise<number>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`s3 test server exited ${code}: ${stderr}`)));
-      lines.on('line', (line) => {
-        if (!line.startsWith('{')) return;
-        const msg = JSON.parse(line) as { listening?: number } & S3Request;
-        if (msg.listening !== undefined) resolve(msg.listening);
-        else this.requests.push(msg);
-      });
-    });
-  }
-
-  /** Waits until a request matching `pred` has been answered. */
-  async waitForRequest(pred: (r: S3Request) => boolean, ms = 30_000): Promise<S3Request> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const hit = this.requests.find(pred);
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no matching request within ${ms} ms (saw ${this.requests.length})`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  /** SIGKILLs the server: open connections are cut. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  /** Starts the server again on the same port and directory (after {@link kill}). */
-  async restart(): Promise<void> {
-    await this.kill();
-    await this.launch(this.port);
-  }
-
-  /** Kills the server and removes its directory. */
-  async stop(): Promise<void> {
-    await this.kill();
-    rmSync(this.dir, { recursive: true, force: true });
+    return [main, '--dir', this.dir, '--port', String(port), ...this.buckets.flatMap((b) => ['--bucket', b]), '--fail-parts', String(this.failParts), '--fail-aborts', String(this.failAborts)];
   }
 
   private client(): S3Client {
