@@ -106,6 +106,56 @@ function destination(dir: string, name: string, compression: Compression): { url
   return { url: schemeOf(dir) === 'file' ? join(localPath(dir), file) : `${dir.replace(/\/+$/, '')}/${file}`, isDir: false };
 }
 
+interface Opened {
+  /** With --streams N: the streamer's N shards. */
+  sharded?: ShardedTarget;
+  dest: { url: string; isDir: boolean };
+  /** An archive going to storage (local or remote). */
+  upload?: Upload;
+  /** Where CRIU writes: a scratch directory, or for `none` one next to the destination, renamed at the end. */
+  imagesDir: string;
+}
+
+interface Where {
+  dir: string;
+  compression: Compression;
+  streams: number;
+}
+
+/** Opens the checkpoint called `name`; ALREADY_EXISTS when there is one. */
+async function openDestination(s: Services, w: Where, name: string): Promise<Opened> {
+  // With --streams N the streamer plugin writes N shards in parallel (sharded.ts); otherwise one archive or dir.
+  const sharded = w.streams > 0 ? await openShardedTarget(s, w.dir, name, w.compression, w.streams) : undefined;
+  if (sharded) return { sharded, dest: { url: sharded.url, isDir: false }, imagesDir: await mkdtemp(join(tmpdir(), 'cedana-dump-')) };
+  const dest = destination(w.dir, name, w.compression);
+  if (dest.isDir) {
+    const parent = dirname(dest.url);
+    if (!(await stat(parent).catch(() => null))?.isDirectory()) throw new CedanaError(ErrorCode.NotFound, `directory ${parent} does not exist`, { hint: 'create it or choose another --dir' });
+    if (await stat(dest.url).catch(() => null)) throw new CedanaError(ErrorCode.AlreadyExists, `${dest.url} exists already`, { hint: 'choose another --name' });
+    return { dest, imagesDir: await mkdtemp(join(parent, `.${basename(dest.url)}.partial-`)) };
+  }
+  const upload = await s.storage.for(dest.url).create(dest.url);
+  return { dest, upload, imagesDir: await mkdtemp(join(tmpdir(), 'cedana-dump-')) };
+}
+
+/** Names tried after a default name that is taken: `NAME-1` … `NAME-<this>`. */
+const MAX_NAME_SUFFIX = 99;
+
+/**
+ * Opens the checkpoint under `--name` as given, or under the default name (type, job, second): when two dumps of
+ * a job fall in the same second, the later one takes the next free `-1`, `-2`… instead of failing.
+ */
+async function openNamed(s: Services, w: Where, given: string | undefined, defaultName: string): Promise<Opened> {
+  if (given !== undefined) return openDestination(s, w, given);
+  for (let i = 0; ; i++) {
+    try {
+      return await openDestination(s, w, i === 0 ? defaultName : `${defaultName}-${i}`);
+    } catch (err) {
+      if (!(err instanceof CedanaError && err.code === ErrorCode.AlreadyExists) || i >= MAX_NAME_SUFFIX) throw err;
+    }
+  }
+}
+
 /** Runs a dump; returns the recorded checkpoint. With a sink, reports its progress there (see progress.ts). */
 export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink): Promise<Checkpoint> {
   const req = validate(DumpRequest, input, 'dump');
@@ -117,11 +167,8 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
   const compression = req.compression ?? s.config.checkpoint.compression;
   const dir = req.dir ?? s.config.checkpoint.dir;
   const now = Date.now();
-  const name = req.name ?? `dump-${target.type}-${target.jid ?? target.ref.pid}-${Math.floor(now / 1000)}`;
+  const defaultName = `dump-${target.type}-${target.jid ?? target.ref.pid}-${Math.floor(now / 1000)}`;
   const streams = req.streams ?? s.config.checkpoint.streams;
-  // With --streams N the streamer plugin writes N shards in parallel (sharded.ts); otherwise one archive or dir.
-  const sharded: ShardedTarget | undefined = streams > 0 ? await openShardedTarget(s, dir, name, compression, streams) : undefined;
-  const dest = sharded ? { url: sharded.url, isDir: false } : destination(dir, name, compression);
   const criu: CriuOptions = {
     leaveRunning: req.leaveRunning || s.config.criu.leave_running,
     tcpEstablished: req.tcpEstablished,
@@ -131,19 +178,7 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
   };
 
   // Open the destination first: a bad --dir must fail before the process is frozen.
-  let upload: Upload | undefined;
-  let imagesDir: string;
-  if (sharded) {
-    imagesDir = await mkdtemp(join(tmpdir(), 'cedana-dump-'));
-  } else if (dest.isDir) {
-    const parent = dirname(dest.url);
-    if (!(await stat(parent).catch(() => null))?.isDirectory()) throw new CedanaError(ErrorCode.NotFound, `directory ${parent} does not exist`, { hint: 'create it or choose another --dir' });
-    if (await stat(dest.url).catch(() => null)) throw new CedanaError(ErrorCode.AlreadyExists, `${dest.url} exists already`, { hint: 'choose another --name' });
-    imagesDir = await mkdtemp(join(parent, `.${basename(dest.url)}.partial-`));
-  } else {
-    upload = await s.storage.for(dest.url).create(dest.url);
-    imagesDir = await mkdtemp(join(tmpdir(), 'cedana-dump-'));
-  }
+  const { sharded, dest, upload, imagesDir } = await openNamed(s, { dir, compression, streams }, req.name, defaultName);
 
   s.exits.dumpStarted(target.ref.pid);
   let result: DumpResult | undefined;

@@ -3,7 +3,7 @@
  * killed, that checkpoint brings it back to the moment of the dump.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestEnv, waitFor } from '../helpers/env';
 import { counter, dumpedPath, isAlive, job, killGroup, lastNumber, logNumbers, restoredPid, runPid, teardown } from '../helpers/e2e';
@@ -78,5 +78,25 @@ describe('e2e: dump --leave-running', function () {
     assert.ok(resumed[0] > beforeDump && resumed[0] <= afterDump + 1, `restored counter wrote ${resumed[0]}; dump was between ${beforeDump} and ${afterDump}`);
     assert.ok(resumed[0] < nums[atKill - 1], 'the restored counter went on from the kill, not from the checkpoint');
     resumed.forEach((n, i) => assert.equal(n, resumed[0] + i, 'the restored counter skips numbers'));
+  });
+
+  it('gives a dump whose default name is taken (two dumps in one second) the next free one, -1, -2…', async () => {
+    env = new TestEnv();
+    await env.startDaemon();
+    const log = join(env.dir, 'counter.log');
+    runPid(env.ok(['run', 'process', '--jid', 'twice', '--log', log, '--', ...counter()]));
+    await waitFor(() => lastNumber(log) >= 2, 10_000, 'the counter to count');
+    // The names the next seconds' dumps would get are taken already, as by dumps a moment before.
+    const dir = join(env.dir, 'checkpoints');
+    const second = Math.floor(Date.now() / 1000);
+    for (let t = second; t < second + 10; t++) writeFileSync(join(dir, `dump-process-twice-${t}.tar.gz`), 'earlier');
+    const first = dumpedPath(env.ok(['dump', 'job', 'twice', '--leave-running', '--compression', 'gzip']));
+    const next = dumpedPath(env.ok(['dump', 'job', 'twice', '--leave-running', '--compression', 'gzip']));
+    assert.match(first, /\/dump-process-twice-\d+-1\.tar\.gz$/);
+    assert.match(next, /\/dump-process-twice-\d+-[12]\.tar\.gz$/);
+    assert.notEqual(first, next);
+    const listed = JSON.parse(env.ok(['job', 'checkpoints', 'twice', '--json'])) as { path: string }[];
+    assert.deepEqual(listed.map((c) => c.path).sort(), [first, next].sort());
+    for (let t = second; t < second + 10; t++) assert.equal(readFileSync(join(dir, `dump-process-twice-${t}.tar.gz`), 'utf8'), 'earlier');
   });
 });
