@@ -50,6 +50,8 @@ export interface TreeFindings {
   unixSockets: boolean;
   terminal: boolean;
   foreignSession: boolean;
+  /** A process whose session is led from outside this PID namespace (/proc shows session 0): CRIU cannot dump it. */
+  hiddenSession: number | null;
 }
 
 /** Inspects the open files and sessions of the tree rooted at `pid`. */
@@ -58,6 +60,7 @@ export async function inspectTree(pid: number): Promise<TreeFindings> {
   const inodes = new Set<string>();
   let terminal = false;
   let foreignSession = false;
+  let hiddenSession: number | null = null;
   for (const p of pids) {
     const fds = await readdir(`/proc/${p}/fd`).catch(() => [] as string[]);
     for (const fd of fds) {
@@ -67,7 +70,8 @@ export async function inspectTree(pid: number): Promise<TreeFindings> {
       else if (/^\/dev\/(pts\/\d+|tty\w*|console)$/.test(target)) terminal = true;
     }
     const sid = await sessionOf(p);
-    if (sid !== null && sid !== 0 && !pids.includes(sid)) foreignSession = true;
+    if (sid === 0) hiddenSession ??= p;
+    if (sid !== null && !pids.includes(sid)) foreignSession = true;
   }
   let tcpEstablished = false;
   let unixSockets = false;
@@ -79,7 +83,7 @@ export async function inspectTree(pid: number): Promise<TreeFindings> {
     }
     for (const inode of (await socketTable(pid, 'unix')).keys()) if (inodes.has(inode)) unixSockets = true;
   }
-  return { pids, tcpEstablished, unixSockets, terminal, foreignSession };
+  return { pids, tcpEstablished, unixSockets, terminal, foreignSession, hiddenSession };
 }
 
 /** The options the user asked for, plus those the tree needs. */

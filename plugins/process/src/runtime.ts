@@ -90,6 +90,13 @@ export class ProcessRuntime implements Runtime {
       throw new CedanaError(ErrorCode.NotFound, `no process with PID ${pid}`);
     });
     const tree = await inspectTree(pid);
+    if (tree.hiddenSession !== null) {
+      throw new CedanaError(
+        ErrorCode.FailedPrecondition,
+        `PID ${tree.hiddenSession} belongs to a session led from outside this PID namespace, which CRIU cannot checkpoint`,
+        { hint: 'start the process in a session of its own (setsid, or `cedana run process`)' },
+      );
+    }
     const exe = await readlink(`/proc/${pid}/exe`).catch(() => undefined);
     const criu = neededOptions(spec.criu, tree);
     const args = ['-t', String(pid), '-D', spec.imagesDir, ...criuFlags(criu, 'dump')];

@@ -52,11 +52,41 @@ describe('inspectTree', () => {
   });
 
   it('asks for shell-job when the session leader is outside the tree', async () => {
-    const child = spawn('sleep', ['30'], { stdio: 'ignore' }); // same session as this test
-    children.push(child);
-    await new Promise((r) => child.once('spawn', r));
-    const found = await inspectTree(child.pid!);
+    // The shell leads a session of its own; its child shares it, so the tree rooted at the child does not hold it.
+    const sh = spawn('sh', ['-c', 'sleep 30 & echo $!; wait'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(sh);
+    const child = Number(await waitForLine(sh));
+    const found = await inspectTree(child);
+    assert.deepEqual(found.pids, [child]);
     assert.equal(found.foreignSession, true);
+    assert.equal(found.hiddenSession, null);
     assert.equal(neededOptions(noOptions, found).shellJob, true);
+    process.kill(-sh.pid!, 'SIGKILL');
+  });
+
+  it('names a process whose session is led from outside this PID namespace, and dump refuses it, leaving it running', async () => {
+    // Inside a new PID namespace, /proc shows session 0 for a process whose session leader lives outside it; CRIU
+    // cannot dump such a process even with --shell-job.
+    const probe = require.resolve('./hidden-session-probe');
+    const out = await new Promise<string>((resolve, reject) => {
+      const u = spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, probe], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      u.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+      u.once('error', reject);
+      u.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`unshare exited ${code}`))));
+    });
+    const r = JSON.parse(out) as {
+      pid: number;
+      found: { hiddenSession: number | null; foreignSession: boolean };
+      dump: { ok: boolean; code?: string; message?: string; hint?: string };
+      running: boolean;
+    };
+    assert.equal(r.found.hiddenSession, r.pid);
+    assert.equal(r.found.foreignSession, true);
+    assert.equal(r.dump.ok, false);
+    assert.equal(r.dump.code, 'FAILED_PRECONDITION');
+    assert.match(r.dump.message!, new RegExp(`PID ${r.pid} belongs to a session led from outside this PID namespace`));
+    assert.match(r.dump.hint!, /session of its own/);
+    assert.equal(r.running, true, 'the refused dump left the process running');
   });
 });
