@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import * as tar from 'tar-stream';
 import type { Compression } from '@cedana-ts/sdk';
-import { compressor } from './codecs';
+import { compressor } from '@cedana-ts/sdk/codecs';
 
 /** Regular files and directories under `dir`, depth first, paths relative to `dir`. */
 async function walk(dir: string, root = dir): Promise<{ path: string; dir: boolean }[]> {

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import * as tar from 'tar-stream';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
-import { decompressor } from './codecs';
+import { decompressor } from '@cedana-ts/sdk/codecs';
 import { sniffFormat } from './formats';
 
 /** Where an entry named `name` may be written inside `dest`, or an error saying why it may not. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { criuErrorLines, criuFlags, dumpedPids, parseCriuVersion, pidTaken, runCommand } from '../src/criu';
 
 describe('criu helpers', () => {
@@ -40,11 +41,18 @@ describe('criu helpers', () => {
 
   it('names the process whose session holds the PID, after the session leader is gone', async () => {
     // The leader exits at once; its background child lives on in the leader's session (and process group).
-    const leader = spawn('sh', ['-c', 'sleep 30 & exit 0'], { detached: true, stdio: 'ignore' });
+    const leader = spawn('sh', ['-c', 'sleep 30 & echo $!; exit 0'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    leader.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     await new Promise((r) => leader.once('exit', r));
+    // The child may still be the forked shell, not yet sleep: wait for its exec.
+    const child = Number(out.trim());
+    for (let i = 0; i < 100 && (await readFile(`/proc/${child}/comm`, 'utf8').catch(() => '')).trim() !== 'sleep'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     try {
       const said = await pidTaken(`Can't fork for ${leader.pid}: File exists`);
-      assert.match(said, new RegExp(`^ \\(PID ${leader.pid} is taken by sleep \\(PID \\d+, state S, parent PID \\d+[^)]*\\), whose session it is: a restored process needs its old PID free\\)$`));
+      assert.match(said, new RegExp(`^ \\(PID ${leader.pid} is taken by sleep \\(PID ${child}, state S, parent PID \\d+[^)]*\\), whose session it is: a restored process needs its old PID free\\)$`));
     } finally {
       process.kill(-leader.pid!, 'SIGKILL');
     }

@@ -7,7 +7,6 @@ import { definePlugin, Feature, type Streamer } from '@cedana-ts/sdk';
 import { readShards } from './read';
 import { writeShards } from './write';
 
-export { lz4FrameEnd } from './lz4-frames';
 export { piecesOf, splitRanges } from './layout';
 export { MAX_STREAMS } from './write';
 

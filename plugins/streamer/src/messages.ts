@@ -13,6 +13,11 @@ export interface WorkerJob {
   pieces: Piece[];
   /** Compressed chunks a compressing worker may send before the main thread has written one. */
   window: number;
+  /**
+   * Where the host's `@cedana-ts/sdk/codecs` is. The host answers for the SDK in the main thread only (a plugin
+   * installs no copy of its own), so the worker loads the codecs from the path the main thread resolved.
+   */
+  codecs: string;
 }
 
 /** Main thread → worker. */

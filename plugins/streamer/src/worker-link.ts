@@ -19,8 +19,9 @@ export interface ShardOutcome {
 /** Compressed chunks in flight per shard (each up to a frame or a zlib output chunk). */
 const WINDOW = 8;
 
-function startWorker(job: WorkerJob): Worker {
-  return new Worker(join(__dirname, 'worker.js'), { workerData: job });
+function startWorker(job: Omit<WorkerJob, 'codecs'>): Worker {
+  const workerData: WorkerJob = { ...job, codecs: require.resolve('@cedana-ts/sdk/codecs') };
+  return new Worker(join(__dirname, 'worker.js'), { workerData });
 }
 
 /** Settles with the worker's `done`, or rejects with its error (or its unexpected exit). */

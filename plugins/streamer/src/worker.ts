@@ -11,13 +11,15 @@ import { pipeline } from 'node:stream/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import type { Compression } from '@cedana-ts/sdk';
-import { shardCompressor, shardDecompressor } from './codecs';
+import type * as Codecs from '@cedana-ts/sdk/codecs';
 import type { Piece } from './layout';
 import type { FromWorker, ToWorker, WorkerJob } from './messages';
 
 const READ_CHUNK = 1 << 20;
 const port = parentPort!;
 const job = workerData as WorkerJob;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { compressor, decompressor } = require(job.codecs) as typeof Codecs;
 
 function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   try {
@@ -70,7 +72,7 @@ async function compress(compression: Compression, root: string, pieces: Piece[],
       yield b;
     }
   };
-  await pipeline(Readable.from(counted(readPieces(root, pieces))), shardCompressor(compression), async (out: AsyncIterable<Buffer>) => {
+  await pipeline(Readable.from(counted(readPieces(root, pieces))), compressor(compression), async (out: AsyncIterable<Buffer>) => {
     for await (const b of out) {
       while (credits === 0) await new Promise<void>((r) => (wake = r));
       wake = null;
@@ -123,7 +125,7 @@ class PieceWriter {
 
 async function decompress(compression: Compression, root: string, pieces: Piece[]): Promise<void> {
   const writer = new PieceWriter(root, pieces);
-  const codec = shardDecompressor(compression);
+  const codec = decompressor(compression);
   let stored = 0;
   let crc = 0;
   codec.on('data', (b: Buffer) => writer.write(b));
