@@ -6,7 +6,14 @@
  */
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
-import { compressFrame, decompressFrame } from 'lz4-napi';
+import type * as Lz4Napi from 'lz4-napi';
+
+/** lz4-napi, loaded on first use: a daemon that never sees lz4 does not carry its native library. */
+let lz4: typeof Lz4Napi | undefined;
+function lz4Napi(): typeof Lz4Napi {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (lz4 ??= require('lz4-napi') as typeof Lz4Napi);
+}
 
 const FRAME_MAGIC = 0x184d2204;
 const CHUNK = 4 * 1024 * 1024;
@@ -60,7 +67,7 @@ export class Lz4Compress extends Transform {
     this.pending = [];
     this.size = 0;
     // The content checksum lets decompression notice a corrupted frame instead of returning wrong bytes.
-    await this.work.add(compressFrame(data, { contentChecksum: true }));
+    await this.work.add(lz4Napi().compressFrame(data, { contentChecksum: true }));
   }
 }
 
@@ -166,7 +173,7 @@ export class Lz4Decompress extends Transform {
       if (len === 0) return;
       const frame = this.queue.take(len);
       if (frame.readUInt32LE(0) !== FRAME_MAGIC) continue; // skippable frame
-      await this.work.add(decompressFrame(frame));
+      await this.work.add(lz4Napi().decompressFrame(frame));
     }
   }
 }
