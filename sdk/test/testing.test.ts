@@ -6,12 +6,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { z } from 'zod';
 import { CedanaError, ErrorCode, Feature, parseManifest, type PluginInstance, type Storage, type Upload } from '../src';
-import { pollingChildWatcher, runtimeChecks, storageChecks, storageSuite, testContext } from '../src/testing';
+import { deadPort, pollingChildWatcher, runtimeChecks, storageChecks, storageSuite, testContext, writeRepeated } from '../src/testing';
 
 /** Files under a directory, written to a hidden name and renamed on commit. */
 class DirStorage implements Storage {
@@ -152,5 +154,45 @@ describe('sdk/testing: runtime checks and test context', function () {
     const status = await pollingChildWatcher(50).watch(child.pid!);
     assert.deepEqual(status, { code: null, signal: null });
     assert.ok(Date.now() - started >= 200, 'settled before the process ended');
+  });
+});
+
+describe('sdk/testing: memory helpers', function () {
+  this.timeout(20_000);
+
+  it('writeRepeated writes everything with backpressure and samples the live buffers meanwhile', async () => {
+    let received = 0;
+    // A slow consumer with a small buffer: the producer must wait for it.
+    const sink = new Writable({
+      highWaterMark: 64 * 1024,
+      write(chunk: Buffer, _enc, cb) {
+        received += chunk.length;
+        setTimeout(cb, 2);
+      },
+    });
+    const { peak, samples } = await writeRepeated(sink, Buffer.alloc(64 * 1024, 1), 8 * 1024 * 1024);
+    assert.equal(received, 8 * 1024 * 1024);
+    assert.ok(sink.writableFinished, 'the stream was not ended');
+    assert.ok(samples > 0, 'no sample was taken');
+    // Backpressure kept what was waiting small: far below the 8 MiB written.
+    assert.ok(peak > 0 && peak < 4 * 1024 * 1024, `peak ${peak}`);
+  });
+
+  it('writeRepeated stops at a destroyed stream instead of hanging', async () => {
+    const sink = new Writable({
+      highWaterMark: 1024,
+      write(_chunk, _enc, cb) {
+        setTimeout(() => cb(new Error('gone')), 5);
+      },
+    });
+    sink.on('error', () => undefined);
+    await writeRepeated(sink, Buffer.alloc(4096), 1024 * 1024);
+    assert.ok(sink.destroyed);
+  });
+
+  it('deadPort names a port where a connection is refused', async () => {
+    const port = await deadPort();
+    const err = await new Promise<NodeJS.ErrnoException>((resolve) => connect(port, '127.0.0.1').once('error', resolve));
+    assert.equal(err.code, 'ECONNREFUSED');
   });
 });

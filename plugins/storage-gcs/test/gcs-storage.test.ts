@@ -6,12 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { ErrorCode, type PluginInstance, type Storage } from '@cedana-ts/sdk';
-import { memoryLogger, rejectsWithCode, testContext, type MemoryLogger } from '@cedana-ts/sdk/testing';
+import { deadPort, liveBuffers, memoryLogger, rejectsWithCode, testContext, writeRepeated, type MemoryLogger } from '@cedana-ts/sdk/testing';
 import plugin from '../src/index';
 import { GcsTestServer, makeServiceAccount } from './helpers/gcs-server';
 
@@ -19,57 +17,6 @@ import { GcsTestServer, makeServiceAccount } from './helpers/gcs-server';
 const pkg = require('../../package.json') as Record<string, unknown>;
 
 const MiB = 1 << 20;
-
-/** Live buffer memory: what is left after a full garbage collection (mocha runs with --expose-gc). */
-function liveBuffers(): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  assert.ok(gc, 'run mocha with --node-option expose-gc');
-  gc();
-  return process.memoryUsage().arrayBuffers;
-}
-
-/** Resolves on the first of `events` on `emitter`, and removes its listeners. */
-function first(emitter: NodeJS.EventEmitter, events: string[]): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      for (const e of events) emitter.off(e, done);
-      resolve();
-    };
-    for (const e of events) emitter.on(e, done);
-  });
-}
-
-/** Writes `total` bytes (copies of `chunk`) with backpressure; returns the peak of live buffer memory seen. */
-async function writeRepeated(stream: Writable, chunk: Buffer, total: number, end = true): Promise<{ peak: number; samples: number }> {
-  let peak = 0;
-  let samples = 0;
-  const sample = setInterval(() => {
-    peak = Math.max(peak, liveBuffers());
-    samples++;
-  }, 25);
-  try {
-    for (let sent = 0; sent < total && !stream.destroyed; sent += chunk.length) {
-      // A fresh copy each time, as a real producer writes: retained chunks then count as memory.
-      if (!stream.write(Buffer.from(chunk))) await first(stream, ['drain', 'close']);
-    }
-    if (end && !stream.destroyed) {
-      const ended = first(stream, ['finish', 'close']);
-      stream.end();
-      await ended;
-    }
-  } finally {
-    clearInterval(sample);
-  }
-  return { peak, samples };
-}
-
-async function deadPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe('gcs storage against the GCS JSON API test server', function () {
   this.timeout(60_000);

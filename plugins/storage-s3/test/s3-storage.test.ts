@@ -5,11 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { ErrorCode, type PluginInstance, type Storage } from '@cedana-ts/sdk';
-import { memoryLogger, rejectsWithCode, testContext, type MemoryLogger } from '@cedana-ts/sdk/testing';
+import { deadPort, liveBuffers, memoryLogger, rejectsWithCode, testContext, writeRepeated, type MemoryLogger } from '@cedana-ts/sdk/testing';
 import plugin from '../src/index';
 import { S3TestServer, type S3Request } from './helpers/s3-server';
 
@@ -18,43 +16,6 @@ const pkg = require('../../package.json') as Record<string, unknown>;
 
 const MiB = 1 << 20;
 const SECRET = 'wrong-secret-d41d8cd98f00b204';
-
-/** Live buffer memory: what is left after a full garbage collection (mocha runs with --expose-gc). */
-function liveBuffers(): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  assert.ok(gc, 'run mocha with --node-option expose-gc');
-  gc();
-  return process.memoryUsage().arrayBuffers;
-}
-
-/** Writes `total` bytes (copies of `chunk`) with backpressure; returns the peak of live buffer memory seen. */
-async function writeRepeated(stream: Writable, chunk: Buffer, total: number, end = true): Promise<{ peak: number; samples: number }> {
-  let peak = 0;
-  let samples = 0;
-  const sample = setInterval(() => {
-    peak = Math.max(peak, liveBuffers());
-    samples++;
-  }, 25);
-  try {
-    for (let sent = 0; sent < total && !stream.destroyed; sent += chunk.length) {
-      // A fresh copy each time, as a real producer writes: retained chunks then count as memory.
-      if (!stream.write(Buffer.from(chunk))) await new Promise((r) => { stream.once('drain', r); stream.once('close', r); });
-    }
-    if (end && !stream.destroyed) await new Promise<void>((resolve, reject) => { stream.once('error', reject); stream.end(() => resolve()); });
-  } finally {
-    clearInterval(sample);
-  }
-  return { peak, samples };
-}
-
-/** A TCP port on 127.0.0.1 with nothing listening. */
-async function deadPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 async function init(config: unknown, logger: MemoryLogger = memoryLogger()): Promise<{ instance: PluginInstance; storage: Storage; logger: MemoryLogger }> {
   const instance = await plugin.init(testContext(pkg, { config, logger }));

@@ -8,6 +8,7 @@ export { runtimeSuite, runtimeChecks, type RuntimeSuiteOptions } from './runtime
 export { storageSuite, storageChecks, type StorageSuiteOptions } from './storage-suite';
 export { testContext, memoryLogger, pollingChildWatcher, processAlive, type MemoryLogger, type TestContextOptions } from './context';
 export { TestServerProcess } from './server-process';
+export { deadPort, liveBuffers, writeRepeated } from './memory';
 export { registerChecks, rejectsWithCode, eventually, type Check, type SuiteApi, type SuiteContext } from './suite-api';
 export {
   boxCounter,
