@@ -24,23 +24,7 @@ env = dict(os.environ,
            CEDANA_CHECKPOINT_DIR=f"{work}/ckpt", CEDANA_PLUGINS_LIB_DIR=f"{work}/plugins", CEDANA_LOG_LEVEL="warn")
 os.makedirs(f"{work}/ckpt")
 
-HEAP = r'''
-import sys, time, random
-random.seed(1)
-target = int(sys.argv[1]) * 1024 * 1024
-names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
-heap, approx = [], 0
-while approx < target:
-    i = len(heap)
-    heap.append({"id": i, "name": random.choice(names) + str(i), "score": random.random() * 100,
-                 "tags": [random.choice(names) for _ in range(3)], "payload": ("row-%d;" % i) * 8})
-    approx += 700
-print("ready", flush=True)
-n = 0
-while True:
-    n += 1
-    time.sleep(0.2)
-'''
+HEAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "heap.py")
 
 def cli(*args):
     t0 = time.perf_counter()
@@ -82,8 +66,7 @@ def main():
 
 def run(daemon):
     idle_rss = rss_mib(daemon.pid)
-    script = f"{work}/heap.py"
-    open(script, "w").write(HEAP)
+    script = HEAP
     log = f"{work}/heap.log"
     out, _ = cli("run", "process", "--jid", "heap", "--log", log, "--", sys.executable, script, str(MIB))
     pid = int(out.split()[-1])
