@@ -12,8 +12,8 @@ import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { z } from 'zod';
-import { CedanaError, ErrorCode, Feature, parseManifest, type PluginInstance, type Storage, type Upload } from '../src';
-import { deadPort, pollingChildWatcher, runtimeChecks, storageChecks, storageSuite, testContext, writeRepeated } from '../src/testing';
+import { CedanaError, ErrorCode, Feature, parseManifest, PluginSkipped, type PluginInstance, type Storage, type Upload } from '../src';
+import { daemonDownChecks, deadPort, pollingChildWatcher, runtimeChecks, storageChecks, storageSuite, testContext, writeRepeated } from '../src/testing';
 
 /** Files under a directory, written to a hidden name and renamed on commit. */
 class DirStorage implements Storage {
@@ -194,5 +194,47 @@ describe('sdk/testing: memory helpers', function () {
     const port = await deadPort();
     const err = await new Promise<NodeJS.ErrnoException>((resolve) => connect(port, '127.0.0.1').once('error', resolve));
     assert.equal(err.code, 'ECONNREFUSED');
+  });
+});
+
+describe('sdk/testing: runtime without its daemon', function () {
+  this.timeout(10_000);
+  const manifest = parseManifest({ name: 'x-daemon', version: '1.0.0', cedana: { type: 'runtime', id: 'xd', sdk: '^0.1.0' } });
+
+  /** A plugin that looks for `xd-daemon` on PATH, then reports on `socket` as `health` says. */
+  function plugin(behaviour: { notInstalled: 'skip' | 'plain-error'; health: 'warn' | 'ok' | 'no-socket' }) {
+    return async (socket: string): Promise<PluginInstance> => {
+      if ((process.env.PATH ?? '').startsWith('/nonexistent')) {
+        if (behaviour.notInstalled === 'skip') throw new PluginSkipped('xd is not installed (no xd-daemon on PATH)');
+        throw new Error('spawn xd-daemon ENOENT');
+      }
+      const fail = async () => {
+        throw new CedanaError(ErrorCode.Unavailable, 'no daemon');
+      };
+      const message = behaviour.health === 'no-socket' ? 'cannot reach the daemon' : `cannot reach the daemon at ${socket}`;
+      return {
+        features: [],
+        runtime: { type: 'xd', optionsSchema: z.object({}).strict(), run: fail, manage: fail, dump: fail, restore: fail, kill: fail },
+        health: async () => [{ name: 'xd', data: '1.0', level: behaviour.health === 'ok' ? 'ok' : 'warn', message }],
+      };
+    };
+  }
+
+  async function outcomes(behaviour: Parameters<typeof plugin>[0]): Promise<(string | null)[]> {
+    const checks = daemonDownChecks({ manifest, name: 'xd', init: plugin(behaviour), notInstalled: /xd is not installed/ });
+    const out: (string | null)[] = [];
+    for (const c of checks) out.push(await c.run({}).then(() => null, (err: Error) => err.message));
+    return out;
+  }
+
+  it('passes a plugin that is skipped without its programs and warns without its daemon', async () => {
+    assert.deepEqual(await outcomes({ notInstalled: 'skip', health: 'warn' }), [null, null]);
+    assert.ok(!(process.env.PATH ?? '').startsWith('/nonexistent'), 'PATH was not put back');
+  });
+
+  it('catches a plain error instead of a skip, a healthy report and a warning that names no socket', async () => {
+    assert.match(String((await outcomes({ notInstalled: 'plain-error', health: 'warn' }))[0]), /not PluginSkipped/);
+    assert.match(String((await outcomes({ notInstalled: 'skip', health: 'ok' }))[1]), /health/);
+    assert.match(String((await outcomes({ notInstalled: 'skip', health: 'no-socket' }))[1]), /does not name \/nonexistent\/xd\.sock/);
   });
 });

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { CedanaError, ErrorCode, PluginSkipped, type PluginContext, type PluginManifest } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode, parseManifest } from '@cedana-ts/sdk';
+import { daemonDownSuite, testContext } from '@cedana-ts/sdk/testing';
 import plugin from '../src/index';
 import { Containerd } from '../src/client';
 import { CheckpointOptions, Options } from '../src/generated/runc';
@@ -17,17 +17,6 @@ import { checkpointOptions, restoreOptions } from '../src/tasks';
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 const image = { name: 'busybox:1', config: { Cmd: ['sh'], Env: ['PATH=/bin'], WorkingDir: '/work' }, chainId: sha('x') };
-
-function context(config: unknown): PluginContext {
-  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-  return {
-    manifest: { type: 'runtime', id: 'containerd', sdk: '^0.1.0', name: '@cedana-ts/plugin-containerd', version: '0.1.0', main: 'dist/src/index.js' } as PluginManifest,
-    logger: quiet,
-    settings: { criuPath: 'criu', tmpDir: tmpdir() },
-    children: { watch: () => new Promise(() => undefined) },
-    config,
-  };
-}
 
 describe('containerd plugin', () => {
   describe('chainId', () => {
@@ -127,28 +116,14 @@ describe('containerd plugin', () => {
       }
     });
   });
+});
 
-  describe('init', () => {
-    let savedPath: string | undefined;
-    beforeEach(() => {
-      savedPath = process.env.PATH;
-    });
-    afterEach(() => {
-      process.env.PATH = savedPath;
-    });
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const manifest = parseManifest(require('../../package.json'));
 
-    it('is skipped, with the reason, where containerd is not installed', async () => {
-      process.env.PATH = '/nonexistent';
-      await assert.rejects(plugin.init(context({ containerd: { address: '/nonexistent/containerd.sock' } })), (e: Error) => e instanceof PluginSkipped && /containerd is not installed/.test(e.message));
-    });
-
-    it('is ok where containerd is installed but not running; health warns, naming the socket', async () => {
-      const instance = await plugin.init(context({ containerd: { address: '/nonexistent/containerd.sock' } }));
-      assert.equal(instance.runtime?.type, 'containerd');
-      const health = await instance.health!();
-      assert.equal(health[0].level, 'warn');
-      assert.match(health[0].message ?? '', /\/nonexistent\/containerd\.sock/);
-      await instance.close?.();
-    });
-  });
+daemonDownSuite({ describe, it, before, after }, {
+  manifest,
+  name: 'containerd',
+  init: (socket) => plugin.init(testContext(manifest, { config: { containerd: { address: socket } } })),
+  notInstalled: /containerd is not installed/,
 });

@@ -3,8 +3,8 @@
  * (Containers through a real dockerd are tested end to end in core/test/e2e/docker.test.ts.)
  */
 import assert from 'node:assert/strict';
-import { tmpdir } from 'node:os';
-import { CedanaError, ErrorCode, PluginSkipped, type PluginContext, type PluginManifest } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode, parseManifest } from '@cedana-ts/sdk';
+import { daemonDownSuite, testContext } from '@cedana-ts/sdk/testing';
 import plugin from '../src/index';
 import { Engine, socketPath } from '../src/engine';
 import { FrameDecoder } from '../src/logs';
@@ -16,17 +16,6 @@ function frame(stream: number, text: string): Buffer {
   header[0] = stream;
   header.writeUInt32BE(payload.length, 4);
   return Buffer.concat([header, payload]);
-}
-
-function context(config: unknown): PluginContext {
-  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-  return {
-    manifest: { type: 'runtime', id: 'docker', sdk: '^0.1.0', name: '@cedana-ts/plugin-docker', version: '0.1.0', main: 'dist/src/index.js' } as PluginManifest,
-    logger: quiet,
-    settings: { criuPath: 'criu', tmpDir: tmpdir() },
-    children: { watch: () => new Promise(() => undefined) },
-    config,
-  };
 }
 
 describe('docker plugin', () => {
@@ -74,28 +63,14 @@ describe('docker plugin', () => {
       });
     });
   });
+});
 
-  describe('init', () => {
-    let savedPath: string | undefined;
-    beforeEach(() => {
-      savedPath = process.env.PATH;
-    });
-    afterEach(() => {
-      process.env.PATH = savedPath;
-    });
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const manifest = parseManifest(require('../../package.json'));
 
-    it('is skipped, with the reason, where Docker is not installed', async () => {
-      process.env.PATH = '/nonexistent';
-      await assert.rejects(plugin.init(context({ docker: { address: '/nonexistent/docker.sock' } })), (e: Error) => e instanceof PluginSkipped && /Docker is not installed/.test(e.message));
-    });
-
-    it('is ok where dockerd is installed but not running; health warns, naming the socket', async () => {
-      const instance = await plugin.init(context({ docker: { address: '/nonexistent/docker.sock' } }));
-      assert.equal(instance.runtime?.type, 'docker');
-      const health = await instance.health!();
-      assert.equal(health[0].level, 'warn');
-      assert.match(health[0].message ?? '', /\/nonexistent\/docker\.sock/);
-      await instance.close?.();
-    });
-  });
+daemonDownSuite({ describe, it, before, after }, {
+  manifest,
+  name: 'Docker',
+  init: (socket) => plugin.init(testContext(manifest, { config: { docker: { address: socket } } })),
+  notInstalled: /Docker is not installed/,
 });

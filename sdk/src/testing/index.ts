@@ -6,6 +6,7 @@
  */
 export { runtimeSuite, runtimeChecks, type RuntimeSuiteOptions } from './runtime-suite';
 export { storageSuite, storageChecks, type StorageSuiteOptions } from './storage-suite';
+export { daemonDownChecks, daemonDownSuite, type DaemonDownSuiteOptions } from './daemon-down-suite';
 export { testContext, memoryLogger, pollingChildWatcher, processAlive, type MemoryLogger, type TestContextOptions } from './context';
 export { TestServerProcess } from './server-process';
 export { deadPort, liveBuffers, writeRepeated } from './memory';
