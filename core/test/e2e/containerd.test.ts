@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestEnv, sleep, waitFor } from '../helpers/env';
 import { assertCounts, dumpedPath, job, lastNumber, logLines, restoredPid, teardown } from '../helpers/e2e';
-import { boxCounter, boxTcpPair, NetnsHolder, ociImageTar, PrivateContainerd } from '../helpers/containers';
+import { boxCounter, boxTcpPair, NetnsHolder, ociImageTar, PrivateContainerd } from '@cedana-ts/sdk/testing';
 
 const COUNTER = 'docker.io/cedana/counter:1';
 /**

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { TestEnv, waitFor } from '../helpers/env';
 import { dumpedPath, lastNumber, teardown } from '../helpers/e2e';
 import { expectError } from '../helpers/bad-input';
-import { boxCounter, ociImageTar, PrivateContainerd, PrivateDockerd, runcBundle } from '../helpers/containers';
+import { boxCounter, ociImageTar, PrivateContainerd, PrivateDockerd, runcBundle } from '@cedana-ts/sdk/testing';
 
 describe('container runtimes: bad input (e2e)', function () {
   this.timeout(180_000);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestEnv, sleep, waitFor } from '../helpers/env';
 import { assertCounts, dumpedPath, job, lastNumber, logLines, restoredPid, teardown } from '../helpers/e2e';
-import { boxCounter, boxTcpPair, PrivateContainerd, PrivateDockerd, runcWithCriuConfig } from '../helpers/containers';
+import { boxCounter, boxTcpPair, PrivateContainerd, PrivateDockerd, runcWithCriuConfig } from '@cedana-ts/sdk/testing';
 
 function dockerPid(stdout: string): number {
   const m = /^Running managed docker PID (\d+)$/m.exec(stdout);

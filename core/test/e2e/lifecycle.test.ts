@@ -4,10 +4,10 @@
  * FIFOs, and with --checkpoints its checkpoint files), `--all` for both, and their refusals.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep, TestEnv, waitFor } from '../helpers/env';
-import { counter, dumpedPath, isAlive, job, killGroup, lastNumber, logLines, psJson, PYTHON, restoredPid, runPid, teardown } from '../helpers/e2e';
+import { allProcesses, counter, dumpedPath, isAlive, job, killGroup, lastNumber, logLines, psJson, PYTHON, restoredPid, runPid, teardown } from '../helpers/e2e';
 import { expectError } from '../helpers/bad-input';
 import { ioDir } from '../helpers/attach';
 
@@ -24,19 +24,9 @@ function inspect(env: TestEnv, jid: string): Inspected {
 
 /** Live (non-zombie) processes of process group `pgid`. */
 function groupAlive(pgid: number): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[2]) === pgid && f[0] !== 'Z') out.push(Number(e));
-  }
-  return out;
+  return allProcesses()
+    .filter((p) => p.pgrp === pgid && p.state !== 'Z')
+    .map((p) => p.pid);
 }
 
 /** Runs `cedana ARGS…` and returns how long it took, failing when it fails. */

@@ -11,11 +11,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sleep, TestEnv, waitFor } from '../helpers/env';
-import { assertCounts, counter, dumpedPath, isAlive, job, killGroup, lastNumber, psJson, restoredPid, runPid, teardown } from '../helpers/e2e';
+import { allProcesses, assertCounts, counter, dumpedPath, isAlive, job, killGroup, lastNumber, psJson, restoredPid, runPid, teardown } from '../helpers/e2e';
 import { expectError } from '../helpers/bad-input';
 import { ioDir, killSessions, session, writeFifo, type Session } from '../helpers/attach';
 import { loadLibc } from '../../src/proc/libc';
@@ -40,19 +40,7 @@ function editJob(env: TestEnv, jid: string, set: { pid?: number; host?: string }
 
 /** True when no process (zombies included) has `pid` as its PID, process group or session. */
 function pidFree(pid: number): boolean {
-  if (existsSync(`/proc/${pid}`)) return false;
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[2]) === pid || Number(f[3]) === pid) return false;
-  }
-  return true;
+  return !existsSync(`/proc/${pid}`) && !allProcesses().some((p) => p.pgrp === pid || p.session === pid);
 }
 
 /** A job that echoes each line it reads as `echo:<line>`, and exits 6 on `quit`. */

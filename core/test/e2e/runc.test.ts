@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, TestEnv, sleep, waitFor } from '../helpers/env';
 import { assertCounts, dumpedPath, isAlive, job, lastNumber, logLines, restoredPid, teardown } from '../helpers/e2e';
-import { boxCounter, boxTcpPair, NetnsHolder, runcBundle } from '../helpers/containers';
+import { boxCounter, boxTcpPair, NetnsHolder, runcBundle } from '@cedana-ts/sdk/testing';
 
 /** The PID in `Running managed runc PID <n>`. */
 function runcPid(stdout: string): number {

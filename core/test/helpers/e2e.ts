@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestEnv } from './env';
 
@@ -155,4 +155,21 @@ export function restoredPid(stdout: string): number {
   const m = /^Restored successfully, PID: (\d+)$/.exec(stdout.trim());
   assert.ok(m, `unexpected restore output: ${stdout}`);
   return Number(m[1]);
+}
+
+/** Every process now: its PID, state, process group and session (from /proc/PID/stat). */
+export function allProcesses(): { pid: number; state: string; pgrp: number; session: number }[] {
+  const out: { pid: number; state: string; pgrp: number; session: number }[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.push({ pid: Number(e), state: f[0], pgrp: Number(f[2]), session: Number(f[3]) });
+  }
+  return out;
 }
