@@ -79,6 +79,9 @@ APT_PACKAGES=(
   # Container runtimes (the tests start containerd and dockerd themselves, on private sockets); busybox-static
   # is the root filesystem of the test images; iproute2 and util-linux give ip, unshare and nsenter.
   runc containerd docker.io busybox-static iproute2 util-linux
+  # PostgreSQL for the shared job database (db.remote); the tests start their own server (initdb, pg_ctl) on a
+  # private port, as the postgres user.
+  postgresql-15
 )
 
 step_apt() {

@@ -16,6 +16,7 @@ import { ExitMonitor } from './pipeline/exit-monitor';
 import { ServicesToken, type Services } from './pipeline/services';
 import { Reaper } from './proc/reaper';
 import { StorageRegistry } from './storage/registry';
+import { hostIdentity, type HostIdentity } from './daemon/host-identity';
 import { ConfigToken, HostToken, LoggerToken } from './tokens';
 
 export interface Wired {
@@ -23,18 +24,27 @@ export interface Wired {
   close(): Promise<void>;
 }
 
-/** This host's identity on jobs it records. */
-export function hostId(): string {
-  return hostname();
+/** Opens the daemon's job store; a local (SQLite) one takes over jobs recorded under this machine's hostname by older versions. */
+async function openStore(config: Config, host: HostIdentity, logger: Logger): Promise<JobStore> {
+  const store = await JobStore.connect(config.db);
+  if (store.dialect === 'sqlite') {
+    const adopted = await store.adoptJobs(hostname(), host.id).catch(async (err: unknown) => {
+      await store.close();
+      throw err;
+    });
+    if (adopted > 0) logger.info(`${adopted} job(s) recorded under hostname ${hostname()} now belong to host ${host.id}`);
+  }
+  return store;
 }
 
 export async function wireServices(config: Config, logger: Logger, opts: { daemon: boolean }): Promise<Wired> {
   const container = rootContainer.createChildContainer();
   container.register(ConfigToken, { useValue: config });
   container.register(LoggerToken, { useValue: logger });
-  container.register(HostToken, { useValue: hostId() });
+  const host = hostIdentity(config);
+  container.register(HostToken, { useValue: host.id });
 
-  const store = opts.daemon ? await JobStore.open(config.db.path) : null;
+  const store = opts.daemon ? await openStore(config, host, logger) : null;
   // Restored trees come back as children of whoever restores them: the daemon, or the CLI for --no-server.
   const reaper = new Reaper();
   const plugins = new PluginHost({
@@ -61,6 +71,7 @@ export async function wireServices(config: Config, logger: Logger, opts: { daemo
     config,
     logger,
     host: container.resolve(HostToken),
+    hostName: host.name,
     plugins,
     storage,
     store,

@@ -104,6 +104,17 @@ export const RestoreRequest = z
   });
 export type RestoreRequest = z.input<typeof RestoreRequest>;
 
+/** `job migrate`: move a job of this host to another host that shares the job database. */
+export const MigrateRequest = z.object({
+  jid: Jid,
+  /** The host's ID or name. */
+  toHost: z.string().min(1, 'name the host to move the job to (--to HOST; see `cedana ps --all`)'),
+  /** Where the checkpoint goes, reachable from both hosts; absent: config `checkpoint.dir`. */
+  dir: z.string().min(1).optional(),
+  compression: CompressionInput.optional(),
+});
+export type MigrateRequest = z.input<typeof MigrateRequest>;
+
 /** Signals `job kill` accepts. */
 export const SignalName = z
   .string()

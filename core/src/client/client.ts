@@ -50,6 +50,7 @@ export interface Daemon {
   listPlugins(req: api.ListPluginsReq): Promise<api.ListPluginsResp>;
   reloadPlugins(req: api.ReloadPluginsReq): Promise<api.ReloadPluginsResp>;
   getFeatures(req: api.GetFeaturesReq): Promise<api.GetFeaturesResp>;
+  migrateJob(req: api.MigrateJobReq): Promise<api.MigrateJobResp>;
   /** The raw attach stream; its errors are gRPC errors (see fromServiceError). */
   attachStream(): ClientDuplexStream<api.AttachIn, api.AttachOut>;
   /** The address the client talks to, for messages. */
@@ -94,6 +95,7 @@ export function connectDaemon(opts: ClientOptions): Daemon {
     listPlugins: call(client.listPlugins),
     reloadPlugins: call(client.reloadPlugins),
     getFeatures: call(client.getFeatures),
+    migrateJob: call(client.migrateJob),
     attachStream: () => client.attach(),
     address: opts.address,
     close: () => client.close(),

@@ -26,8 +26,26 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   db: z
     .strictObject({
+      /** True: the shared PostgreSQL database at `url` (docs/fleet.md); false: the SQLite file at `path`. */
       remote: z.boolean().default(false),
       path: z.string().min(1).default('/tmp/cedana.db'),
+      /** postgres://user:password@host:port/database (also CEDANA_DB_URL); used when `remote` is true. */
+      url: z
+        .string()
+        .refine((u) => u === '' || /^postgres(ql)?:\/\/[^\s]+$/.test(u), 'a postgres:// URL (postgres://user:password@host:port/database)')
+        .default(''),
+    })
+    .prefault({})
+    .refine((db) => !db.remote || db.url !== '', { error: 'db.remote is true but db.url is empty: set db.url (or CEDANA_DB_URL) to a postgres:// URL', path: ['url'] }),
+  /** This daemon's identity among the daemons that share one job database (docs/fleet.md). */
+  host: z
+    .strictObject({
+      /** Stable ID recorded on jobs and checkpoints; empty: /etc/machine-id (else the hostname). */
+      id: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, dot, dash and underscore only').max(128).default(''),
+      /** Shown in `ps --all`; empty: the hostname. */
+      name: z.string().max(128).default(''),
+      /** Where other daemons reach this one for `job migrate --to` (unix path or host:port); empty: its listen address. */
+      address: z.string().default(''),
     })
     .prefault({}),
   client: z.strictObject({ wait_for_ready: z.boolean().default(false) }).prefault({}),
@@ -112,7 +130,7 @@ export const envAliases: Record<string, string> = {
 };
 
 /** Fields never printed or logged. */
-export const secretFields = new Set(['aws.secret_access_key', 'aws.access_key_id', 'aws.session_token']);
+export const secretFields = new Set(['aws.secret_access_key', 'aws.access_key_id', 'aws.session_token', 'db.url']);
 
 /** Where the daemon listens, with the protocol's default filled in. */
 export function listenAddress(cfg: Pick<Config, 'address' | 'protocol'>): string {

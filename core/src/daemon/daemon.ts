@@ -7,7 +7,8 @@ import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { CedanaError, ErrorCode, type Logger } from '@cedana-ts/sdk';
-import { wireServices } from '../bootstrap';
+import { hostname } from 'node:os';
+import { wireServices, type Wired } from '../bootstrap';
 import { listenAddress, type Config } from '../config/schema';
 import { DaemonService } from '../generated/daemon';
 import { handlers } from '../server/handlers';
@@ -23,6 +24,19 @@ function socketInUse(path: string): Promise<boolean> {
     });
     sock.once('error', () => resolve(false));
   });
+}
+
+/** Puts this host in the hosts table: its name, and where the other daemons reach it (job migrate --to). */
+async function recordHost(wired: Wired, config: Config, listening: string): Promise<void> {
+  const s = wired.services;
+  let address = config.host.address || listening;
+  if (!config.host.address && config.protocol === 'tcp') address = address.replace(/^(0\.0\.0\.0|\[::\]|::)(?=:)/, hostname());
+  try {
+    await s.store!.upsertHost({ id: s.host, name: s.hostName, address, protocol: config.protocol, seen_at: Date.now() });
+  } catch (err) {
+    await wired.close();
+    throw err;
+  }
 }
 
 export interface RunningDaemon {
@@ -61,7 +75,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
   for (const rec of wired.services.plugins.list()) {
     logger.info(`plugin ${rec.name} ${rec.manifest?.version ?? ''}: ${rec.status}${rec.reason ? ` (${rec.reason})` : ''}`);
   }
-  logger.info(`daemon listening on ${address}`, { db: config.db.path });
+  await recordHost(wired, config, address);
+  logger.info(`daemon listening on ${address}`, { db: wired.services.store?.where ?? config.db.path, host: wired.services.host });
 
   let stopping: Promise<void> | undefined;
   return {

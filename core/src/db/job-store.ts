@@ -1,18 +1,44 @@
 /**
- * The job database: jobs and their checkpoints in SQLite, through kysely.
+ * The job database: jobs, their checkpoints, the hosts that share it and where jobs moved, through kysely —
+ * in a SQLite file (the default) or in a shared PostgreSQL database (`db.remote`, docs/fleet.md).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
-import { migrationProvider } from './migrations';
-import type { CheckpointRow, Database, JobRow, JobUpdate, NewCheckpoint, NewJob } from './tables';
+import { migrationProviderFor, type Dialect } from './migrations';
+import { openFailure, queryFailure, redactUrl } from './db-errors';
+import type { CheckpointRow, Database, HostRow, JobMoveRow, JobRow, JobUpdate, NewCheckpoint, NewJob } from './tables';
+
+/** What {@link JobStore.connect} needs: the `db` section of the config. */
+export interface DbSettings {
+  remote: boolean;
+  path: string;
+  url: string;
+}
+
+/** PostgreSQL's bigint (OID 20) as a number: times, sizes and counts here stay far below 2^53. */
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser,
+};
 
 export class JobStore {
-  private constructor(private readonly db: Kysely<Database>) {}
+  private constructor(
+    private readonly db: Kysely<Database>,
+    /** Which database engine holds the jobs. */
+    readonly dialect: Dialect,
+    /** The database, for messages (a PostgreSQL URL without its password). */
+    readonly where: string,
+  ) {}
 
-  /** Opens (creating if needed) the database at `path` and brings its schema up to date. */
+  /** The store `db` names: the PostgreSQL database at `db.url` when `db.remote`, else the SQLite file. */
+  static async connect(db: DbSettings): Promise<JobStore> {
+    return db.remote ? JobStore.openPostgres(db.url) : JobStore.open(db.path);
+  }
+
+  /** Opens (creating if needed) the SQLite database at `path` and brings its schema up to date. */
   static async open(path: string): Promise<JobStore> {
     let sqlite: SQLite.Database | undefined;
     try {
@@ -26,13 +52,54 @@ export class JobStore {
       sqlite?.close();
       throw new CedanaError(ErrorCode.Unavailable, `cannot open job database ${path}: ${(err as Error).message}`, { hint: 'check db.path' });
     }
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-    const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+    return JobStore.migrated(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite', path);
+  }
+
+  /** Connects to the PostgreSQL database at `url` and brings its schema up to date. */
+  static async openPostgres(url: string): Promise<JobStore> {
+    const where = redactUrl(url);
+    let pool: pg.Pool;
+    try {
+      pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 10_000, max: 8, types: pgTypes });
+    } catch (err) {
+      throw new CedanaError(ErrorCode.InvalidArgument, `db.url ${where} is not a usable PostgreSQL URL: ${(err as Error).message}`, { hint: 'postgres://user:password@host:port/database' });
+    }
+    // A connection that drops while idle is reported here; without a listener it would end the daemon.
+    pool.on('error', () => undefined);
+    try {
+      await pool.query('SELECT 1');
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw openFailure(err, where);
+    }
+    return JobStore.migrated(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', where);
+  }
+
+  private static async migrated(db: Kysely<Database>, dialect: Dialect, where: string): Promise<JobStore> {
+    const provider = migrationProviderFor(dialect);
+    const { error } = await new Migrator({ db, provider }).migrateToLatest();
     if (error) {
       await db.destroy();
-      throw new CedanaError(ErrorCode.Internal, `job database ${path} migration failed: ${(error as Error).message}`, { cause: error });
+      const known = Object.keys(await provider.getMigrations());
+      const missing = /previously executed migration (\S+) is missing/.exec((error as Error).message)?.[1];
+      if (missing && !known.includes(missing)) {
+        throw new CedanaError(ErrorCode.FailedPrecondition, `job database ${where} has a newer schema (${missing}) than this daemon knows (up to ${known[known.length - 1]})`, {
+          hint: 'upgrade cedana on this host, or point db.path / db.url at another database',
+        });
+      }
+      if (error instanceof CedanaError) throw error;
+      throw new CedanaError(ErrorCode.Internal, `job database ${where} migration failed: ${(error as Error).message}`, { cause: error });
     }
-    return new JobStore(db);
+    return new JobStore(db, dialect, where);
+  }
+
+  /** Runs a query; a lost connection becomes UNAVAILABLE with its reason. */
+  private async q<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw queryFailure(err, this.where);
+    }
   }
 
   async close(): Promise<void> {
@@ -40,49 +107,117 @@ export class JobStore {
   }
 
   async insertJob(job: NewJob): Promise<void> {
-    await this.db.insertInto('jobs').values(job).execute();
+    await this.q(() => this.db.insertInto('jobs').values(job).execute());
   }
 
   async updateJob(jid: string, update: JobUpdate): Promise<void> {
-    await this.db.updateTable('jobs').set(update).where('jid', '=', jid).execute();
+    await this.q(() => this.db.updateTable('jobs').set(update).where('jid', '=', jid).execute());
   }
 
   async getJob(jid: string): Promise<JobRow | undefined> {
-    return this.db.selectFrom('jobs').selectAll().where('jid', '=', jid).executeTakeFirst();
+    return this.q(() => this.db.selectFrom('jobs').selectAll().where('jid', '=', jid).executeTakeFirst());
   }
 
   async findJobByPid(pid: number, host: string): Promise<JobRow | undefined> {
-    return this.db.selectFrom('jobs').selectAll().where('pid', '=', pid).where('host', '=', host).orderBy('created_at', 'desc').executeTakeFirst();
+    return this.q(() => this.db.selectFrom('jobs').selectAll().where('pid', '=', pid).where('host', '=', host).orderBy('created_at', 'desc').executeTakeFirst());
   }
 
-  async listJobs(jids?: string[]): Promise<JobRow[]> {
+  /** Jobs in creation order: those named (all when none are), of one host when `host` is given. */
+  async listJobs(jids?: string[], host?: string): Promise<JobRow[]> {
     let q = this.db.selectFrom('jobs').selectAll();
     if (jids && jids.length > 0) q = q.where('jid', 'in', jids);
-    return q.orderBy('created_at', 'asc').execute();
+    if (host !== undefined) q = q.where('host', '=', host);
+    return this.q(() => q.orderBy('created_at', 'asc').orderBy('jid', 'asc').execute());
   }
 
   async deleteJob(jid: string): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
-      await tx.deleteFrom('checkpoints').where('jid', '=', jid).execute();
-      await tx.deleteFrom('jobs').where('jid', '=', jid).execute();
+    await this.q(() =>
+      this.db.transaction().execute(async (tx) => {
+        await tx.deleteFrom('checkpoints').where('jid', '=', jid).execute();
+        await tx.deleteFrom('job_moves').where('jid', '=', jid).execute();
+        await tx.deleteFrom('jobs').where('jid', '=', jid).execute();
+      }),
+    );
+  }
+
+  /**
+   * Changes job `jid` only if `decide`, shown the row under a lock, allows it: `decide` returns the update, or
+   * throws to refuse. The row is locked (SELECT … FOR UPDATE on PostgreSQL; SQLite's write transaction holds
+   * the whole file) from the read to the write, so two claims of one job never both pass.
+   */
+  async claimJob(jid: string, decide: (row: JobRow | undefined) => JobUpdate): Promise<JobRow> {
+    return this.q(() =>
+      this.db.transaction().execute(async (tx: Transaction<Database>) => {
+        let sel = tx.selectFrom('jobs').selectAll().where('jid', '=', jid);
+        if (this.dialect === 'postgres') sel = sel.forUpdate();
+        // SQLite: take the write lock first (BEGIN is deferred), so a second claim waits for this one.
+        else await tx.updateTable('jobs').set({ claim: (eb) => eb.ref('claim') }).where('jid', '=', jid).execute();
+        const row = await sel.executeTakeFirst();
+        const update = decide(row);
+        await tx.updateTable('jobs').set(update).where('jid', '=', jid).execute();
+        return { ...row!, ...update } as JobRow;
+      }),
+    ).catch((err: unknown) => {
+      throw err instanceof CedanaError ? err : queryFailure(err, this.where);
     });
   }
 
   async insertCheckpoint(ckpt: NewCheckpoint): Promise<void> {
-    await this.db.insertInto('checkpoints').values(ckpt).execute();
+    await this.q(() => this.db.insertInto('checkpoints').values(ckpt).execute());
   }
 
   /** Checkpoints of one job, newest first. */
   async checkpointsOf(jid: string): Promise<CheckpointRow[]> {
-    return this.db.selectFrom('checkpoints').selectAll().where('jid', '=', jid).orderBy('time', 'desc').orderBy('seq', 'desc').execute();
+    return this.q(() => this.db.selectFrom('checkpoints').selectAll().where('jid', '=', jid).orderBy('time', 'desc').orderBy('seq', 'desc').execute());
   }
 
   /** The newest checkpoint of each of the given jobs. */
   async latestCheckpoints(jids: string[]): Promise<Map<string, CheckpointRow>> {
     const out = new Map<string, CheckpointRow>();
     if (jids.length === 0) return out;
-    const rows = await this.db.selectFrom('checkpoints').selectAll().where('jid', 'in', jids).orderBy('time', 'asc').orderBy('seq', 'asc').execute();
-    for (const row of rows) if (row.jid) out.set(row.jid, row);
+    // In chunks: PostgreSQL takes at most 65,535 parameters in one statement.
+    for (let i = 0; i < jids.length; i += 10_000) {
+      const chunk = jids.slice(i, i + 10_000);
+      const rows = await this.q(() => this.db.selectFrom('checkpoints').selectAll().where('jid', 'in', chunk).orderBy('time', 'asc').orderBy('seq', 'asc').execute());
+      for (const row of rows) if (row.jid) out.set(row.jid, row);
+    }
     return out;
+  }
+
+  /** Records (or refreshes) a host that uses this database. */
+  async upsertHost(host: HostRow): Promise<void> {
+    const { id, ...rest } = host;
+    await this.q(() => this.db.insertInto('hosts').values(host).onConflict((oc) => oc.column('id').doUpdateSet(rest)).execute());
+  }
+
+  /** The host whose ID — else whose name — is `idOrName`. */
+  async findHost(idOrName: string): Promise<HostRow | undefined> {
+    const byId = await this.q(() => this.db.selectFrom('hosts').selectAll().where('id', '=', idOrName).executeTakeFirst());
+    if (byId) return byId;
+    const byName = await this.q(() => this.db.selectFrom('hosts').selectAll().where('name', '=', idOrName).execute());
+    if (byName.length > 1) {
+      throw new CedanaError(ErrorCode.InvalidArgument, `${byName.length} hosts are named ${idOrName}`, { hint: `name one by its ID: ${byName.map((h) => h.id).join(', ')}` });
+    }
+    return byName[0];
+  }
+
+  async listHosts(): Promise<HostRow[]> {
+    return this.q(() => this.db.selectFrom('hosts').selectAll().orderBy('name').execute());
+  }
+
+  async recordMove(move: Omit<JobMoveRow, 'seq'>): Promise<void> {
+    await this.q(() => this.db.insertInto('job_moves').values(move).execute());
+  }
+
+  /** Where job `jid` went, oldest move first. */
+  async movesOf(jid: string): Promise<JobMoveRow[]> {
+    return this.q(() => this.db.selectFrom('job_moves').selectAll().where('jid', '=', jid).orderBy('seq', 'asc').execute());
+  }
+
+  /** Re-labels jobs recorded under `from` (an older host identity of this host) as `to`. */
+  async adoptJobs(from: string, to: string): Promise<number> {
+    if (from === to) return 0;
+    const res = await this.q(() => this.db.updateTable('jobs').set({ host: to }).where('host', '=', from).executeTakeFirst());
+    return Number(res.numUpdatedRows);
   }
 }

@@ -17,6 +17,29 @@ export interface JobTable {
   created_at: number;
   exit_code: number | null;
   exit_signal: string | null;
+  /** 1: checkpointed and stopped, so any host may restore it; 0: its host runs it. */
+  released: Generated<number>;
+  /** The operation holding the job (`migrate:<host>`, `restore:<host>`), or null. */
+  claim: Generated<string | null>;
+}
+
+export interface HostTable {
+  id: string;
+  name: string;
+  /** Where other daemons reach this one. */
+  address: string;
+  protocol: string;
+  seen_at: number;
+}
+
+export interface JobMoveTable {
+  seq: Generated<number>;
+  jid: string;
+  from_host: string;
+  to_host: string;
+  checkpoint: string;
+  time: number;
+  downtime_ms: number;
 }
 
 export interface CheckpointTable {
@@ -29,12 +52,16 @@ export interface CheckpointTable {
   compression: string;
   /** JSON of the dump's CheckpointStats, or null (older checkpoints). */
   stats: string | null;
+  /** The host that made it; null for checkpoints made before hosts were recorded. */
+  host?: string | null;
   seq: Generated<number>;
 }
 
 export interface Database {
   jobs: JobTable;
   checkpoints: CheckpointTable;
+  hosts: HostTable;
+  job_moves: JobMoveTable;
 }
 
 export type JobRow = Selectable<JobTable>;
@@ -42,3 +69,5 @@ export type NewJob = Insertable<JobTable>;
 export type JobUpdate = Updateable<JobTable>;
 export type CheckpointRow = Selectable<CheckpointTable>;
 export type NewCheckpoint = Insertable<CheckpointTable>;
+export type HostRow = Selectable<HostTable>;
+export type JobMoveRow = Selectable<JobMoveTable>;

@@ -59,7 +59,12 @@ async function resolveTarget(s: Services, req: { jid?: string; type?: string; ta
   if (req.jid) {
     const job = await requireJob(s, req.jid);
     const status = await statusOf(job, s.host);
-    if (['halted', 'zombie', 'stale', 'remote'].includes(status)) {
+    if (status === 'remote') {
+      throw new CedanaError(ErrorCode.FailedPrecondition, `job ${job.jid} belongs to host ${job.host}, not this one (${s.host})`, {
+        hint: 'dump it on that host, or restore it here first with `cedana restore job`',
+      });
+    }
+    if (['halted', 'zombie', 'stale'].includes(status)) {
       throw new CedanaError(ErrorCode.FailedPrecondition, `job ${job.jid} is not running (status: ${status})`, {
         hint: 'restore it first with `cedana restore job`',
       });
@@ -82,7 +87,7 @@ async function resolveTarget(s: Services, req: { jid?: string; type?: string; ta
 
 /** The running job of `type` on this host whose container id is `id`, if any. */
 async function jobOfContainer(s: Services, type: string, id: string): Promise<JobRow | undefined> {
-  for (const job of await s.store!.listJobs()) {
+  for (const job of await s.store!.listJobs(undefined, s.host)) {
     if (job.type !== type || job.host !== s.host) continue;
     const details = JSON.parse(job.details) as { id?: unknown; name?: unknown };
     if (details.id !== id && details.name !== id) continue;
@@ -239,8 +244,12 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
       storedBytes: size,
       streams: sharded ? streams : 0,
     };
-    const ckpt = { id: randomUUID(), jid: target.jid ?? null, type: target.type, path: dest.url, time: now, size, compression, stats };
-    if (s.store && target.jid) await s.store.insertCheckpoint({ ...ckpt, stats: JSON.stringify(stats) });
+    const ckpt = { id: randomUUID(), jid: target.jid ?? null, type: target.type, path: dest.url, time: now, size, compression, stats, host: s.host };
+    if (s.store && target.jid) {
+      await s.store.insertCheckpoint({ ...ckpt, stats: JSON.stringify(stats) });
+      // Stopped and checkpointed: from now on any host that shares the database may restore it (docs/fleet.md).
+      if (processStopped) await s.store.updateJob(target.jid, { released: 1 });
+    }
     await gpu?.record(s, target.jid);
     s.logger.info(`dumped ${target.jid ? `job ${target.jid}` : `PID ${target.ref.pid}`}`, { path: dest.url, size });
     progress?.finish();

@@ -7,10 +7,13 @@ import { statusOf } from './job-status';
 
 export function checkpointView(row: CheckpointRow): Checkpoint {
   const stats = row.stats ? (JSON.parse(row.stats) as CheckpointStats) : undefined;
-  return { id: row.id, jid: row.jid ?? '', type: row.type, path: row.path, time: row.time, size: row.size, compression: row.compression, ...(stats ? { stats } : {}) };
+  return { id: row.id, jid: row.jid ?? '', type: row.type, path: row.path, time: row.time, size: row.size, compression: row.compression, host: row.host ?? '', ...(stats ? { stats } : {}) };
 }
 
-export async function jobView(row: JobRow, host: string, latest?: CheckpointRow, live?: ReadonlySet<number>): Promise<Job> {
+/**
+ * The job as the API shows it. `hostNames` maps host IDs to names (the hosts table); a host not in it shows its ID.
+ */
+export async function jobView(row: JobRow, host: string, latest?: CheckpointRow, live?: ReadonlySet<number>, hostNames?: ReadonlyMap<string, string>): Promise<Job> {
   const cmdline = JSON.parse(row.cmdline) as string[];
   const status = await statusOf(row, host, live);
   const exited = row.exit_code !== null || row.exit_signal !== null;
@@ -32,5 +35,6 @@ export async function jobView(row: JobRow, host: string, latest?: CheckpointRow,
     exitCode: row.exit_code ?? 0,
     exitSignal: row.exit_signal ?? '',
     attachable,
+    hostName: hostNames?.get(row.host) ?? row.host,
   };
 }

@@ -19,19 +19,32 @@ function refOf(job: JobRow): JobRef {
 
 const notRunning = new Set(['halted', 'zombie', 'stale', 'remote']);
 
-export async function listJobs(s: Services, jids: string[] = []): Promise<Job[]> {
+/**
+ * This host's jobs; with `remote` (ps --all), every host's. Jobs named by JID are shown whichever host has them,
+ * with their moves between hosts.
+ */
+export async function listJobs(s: Services, jids: string[] = [], remote = false): Promise<Job[]> {
   const store = requireStore(s);
-  const rows = await store.listJobs(jids);
+  const rows = await store.listJobs(jids, remote || jids.length > 0 ? undefined : s.host);
   const latest = await store.latestCheckpoints(rows.map((r) => r.jid));
+  const names = new Map((await store.listHosts()).map((h) => [h.id, h.name]));
+  names.set(s.host, s.hostName);
   // Listed after the rows: a job recorded before the listing has its process in it, if it has one.
   const live = await livePids();
-  return Promise.all(rows.map((r) => jobView(r, s.host, latest.get(r.jid), live)));
+  const jobs = await Promise.all(rows.map((r) => jobView(r, s.host, latest.get(r.jid), live, names)));
+  if (jids.length > 0) {
+    for (const job of jobs) {
+      const moves = (await store.movesOf(job.jid)).map((m) => ({ fromHost: m.from_host, toHost: m.to_host, checkpoint: m.checkpoint, time: m.time, downtimeMs: m.downtime_ms }));
+      if (moves.length > 0) job.moves = { moves };
+    }
+  }
+  return jobs;
 }
 
 /** The jobs a kill/delete request names: all of them with --all, else each JID (which must exist). */
 async function selected(s: Services, jids: string[], all: boolean): Promise<JobRow[]> {
   const store = requireStore(s);
-  if (all) return store.listJobs();
+  if (all) return store.listJobs(undefined, s.host);
   if (jids.length === 0) throw new CedanaError(ErrorCode.InvalidArgument, 'name at least one JID, or use --all');
   return Promise.all(jids.map((jid) => requireJob(s, jid)));
 }

@@ -10,7 +10,7 @@ import type { Services } from './services';
 export async function reconcileJobs(s: Services): Promise<void> {
   if (!s.store) return;
   const counts: Record<string, number> = {};
-  for (const job of await s.store.listJobs()) {
+  for (const job of await s.store.listJobs(undefined, s.host)) {
     const status = await statusOf(job, s.host);
     counts[status] = (counts[status] ?? 0) + 1;
     const dir = ioDirOf(job.details);

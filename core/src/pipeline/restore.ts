@@ -32,6 +32,7 @@ import { validate } from './validate';
 import { GpuRestore, withGpuStats } from './gpu';
 import { readSharded, shardManifestAt } from './sharded';
 import { reporterFor, type ProgressReporter, type ProgressSink } from './progress';
+import { claimForRestore, type RestoreClaim } from './claims';
 
 type Req = ReturnType<typeof RestoreRequest.parse>;
 
@@ -171,17 +172,32 @@ export async function restore(s: Services, input: RestoreRequest, sink?: Progres
   const progress = reporterFor(sink);
   const store = requireStore(s);
   let jid = req.jid;
+  let claim: RestoreClaim | undefined;
   if (jid) {
     const job = await requireJob(s, jid);
-    const status = await statusOf(job, s.host);
-    // A zombie is over too: a container's init, say, re-parented to an init that does not reap.
-    if (!['halted', 'zombie', 'remote'].includes(status)) {
-      throw new CedanaError(ErrorCode.FailedPrecondition, `job ${jid} is still running (PID ${job.pid}, status: ${status})`, {
-        hint: 'dump it (without --leave-running) or kill it before restoring',
-      });
+    if (job.host === s.host) {
+      const status = await statusOf(job, s.host);
+      // A zombie is over too: a container's init, say, re-parented to an init that does not reap.
+      if (!['halted', 'zombie'].includes(status)) {
+        throw new CedanaError(ErrorCode.FailedPrecondition, `job ${jid} is still running (PID ${job.pid}, status: ${status})`, {
+          hint: 'dump it (without --leave-running) or kill it before restoring',
+        });
+      }
     }
     if (req.type && req.type !== job.type) throw new CedanaError(ErrorCode.InvalidArgument, `job ${jid} is a ${job.type} job, not ${req.type}`);
+    // Another host's job is checked again under the claim's lock: only one host at a time gets to restore a job.
+    claim = await claimForRestore(s, jid);
   }
+  try {
+    return await restoreClaimed(s, req, jid, claim, progress);
+  } catch (err) {
+    if (claim?.own) await store.updateJob(jid!, { claim: null }).catch((e: Error) => s.logger.warn(`job ${jid}: releasing its claim: ${e.message}`));
+    throw err;
+  }
+}
+
+async function restoreClaimed(s: Services, req: Req, jid: string | undefined, claim: RestoreClaim | undefined, progress: ProgressReporter | undefined): Promise<Job> {
+  const store = requireStore(s);
   const isNew = !jid;
   const { started, meta } = await restoreWith(s, req, false, progress, async (m) => {
     if (!jid) {
@@ -200,7 +216,21 @@ export async function restore(s: Services, input: RestoreRequest, sink?: Progres
   if (!jid) throw new CedanaError(ErrorCode.Internal, 'restore chose no job id');
   started.details = await withStartTime(started.details, started.pid);
   if (!isNew) {
-    await store.updateJob(jid, { pid: started.pid, host: s.host, exit_code: null, exit_signal: null, details: JSON.stringify(started.details) });
+    await store.updateJob(jid, {
+      pid: started.pid,
+      host: s.host,
+      exit_code: null,
+      exit_signal: null,
+      details: JSON.stringify(started.details),
+      released: 0,
+      ...(claim?.own ? { claim: null } : {}),
+    });
+    // The two-step move (dump on one host, restore here): the old host's record of where the job went.
+    // `job migrate` records its own move, with the downtime it measured.
+    if (claim?.own && claim.from !== s.host) {
+      const latest = (await store.checkpointsOf(jid))[0];
+      await store.recordMove({ jid, from_host: claim.from, to_host: s.host, checkpoint: latest?.path ?? '', time: Date.now(), downtime_ms: latest ? Math.max(0, Date.now() - latest.time) : 0 });
+    }
   } else {
     const cmdline = Array.isArray(meta.details.cmdline) ? (meta.details.cmdline as string[]) : [];
     await store.insertJob({

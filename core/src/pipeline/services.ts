@@ -14,7 +14,10 @@ import type { IoRegistry } from '../io/io-registry';
 export interface Services {
   config: Config;
   logger: Logger;
+  /** This host's ID (host.id), recorded on its jobs and checkpoints. */
   host: string;
+  /** This host's name (host.name), shown in `ps --all`. */
+  hostName: string;
   plugins: PluginHost;
   storage: StorageRegistry;
   /** Null without a daemon. */

@@ -15,6 +15,7 @@ import { features, reloadPlugins } from '../pipeline/plugins';
 import { parseJsonObject } from '../pipeline/helpers';
 import { manageJob } from '../pipeline/manage';
 import { restore } from '../pipeline/restore';
+import { migrateJob } from '../pipeline/migrate';
 import { runJob } from '../pipeline/run';
 import type { Services } from '../pipeline/services';
 import { toServiceError } from './status';
@@ -117,7 +118,7 @@ export function handlers(s: Services): DaemonServer & Record<string, UntypedHand
     restore: unary(hold, async (r) => ({ job: await restore(s, restoreRequestOf(r)) })),
     dumpWatch: watch<DumpReq, DumpResp>(hold, async (r, sink) => ({ checkpoint: await dump(s, dumpRequestOf(r), sink) })),
     restoreWatch: watch<RestoreReq, RestoreResp>(hold, async (r, sink) => ({ job: await restore(s, restoreRequestOf(r), sink) })),
-    listJobs: unary(hold, async (r) => ({ jobs: await listJobs(s, r.jids) })),
+    listJobs: unary(hold, async (r) => ({ jobs: await listJobs(s, r.jids, r.remote) })),
     killJobs: unary(hold, async (r) => ({ jids: await killJobs(s, { jids: r.jids, all: r.all, signal: opt(r.signal), graceSeconds: r.graceSeconds }) })),
     deleteJobs: unary(hold, async (r) => ({ jids: await deleteJobs(s, { jids: r.jids, all: r.all, checkpoints: r.checkpoints }) })),
     listCheckpoints: unary(hold, async (r) => ({ checkpoints: await listCheckpoints(s, r.jid) })),
@@ -125,6 +126,7 @@ export function handlers(s: Services): DaemonServer & Record<string, UntypedHand
     listPlugins: unary(hold, async () => ({ plugins: pluginList(s) })),
     reloadPlugins: unary(hold, async () => ({ plugins: await reloadPlugins(s) })),
     getFeatures: unary(hold, async () => features(s)),
+    migrateJob: unary(hold, async (r) => migrateJob(s, { jid: r.jid, toHost: r.toHost, dir: opt(r.dir), compression: opt(r.compression) })),
     attach: (call: ServerDuplexStream<AttachIn, AttachOut>) => serveAttach(s, call),
   };
 }

@@ -5,12 +5,19 @@
 import type { Argv, CommandModule } from 'yargs';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import type { Job } from '../../generated/daemon';
-import { daemonFrom, type GlobalArgs } from '../context';
+import { absolute, daemonFrom, type GlobalArgs } from '../context';
 import { dateTime, formatSize, keyValues, table, timeAgo } from '../format';
 import { attachTerminal } from '../attach';
 
 interface ListArgs extends GlobalArgs {
   json?: boolean;
+  all?: boolean;
+}
+interface MigrateArgs extends GlobalArgs {
+  jid: string;
+  to: string;
+  dir?: string;
+  compression?: string;
 }
 interface JidsArgs extends GlobalArgs {
   jids: string[];
@@ -24,19 +31,21 @@ interface OneJidArgs extends GlobalArgs {
   json?: boolean;
 }
 
-/** The `cedana ps` table. */
-export function jobsTable(jobs: Job[], now = Date.now()): string {
+/** The `cedana ps` table; with `withHost` (ps --all) a HOST column after STATUS names each job's host. */
+export function jobsTable(jobs: Job[], now = Date.now(), withHost = false): string {
   const rows = jobs.map((j) => [
     j.jid,
     j.type,
     String(j.pid),
     j.status,
+    ...(withHost ? [j.hostName || j.host] : []),
     j.gpu ? 'yes' : 'no',
     j.latestCheckpoint ? timeAgo(j.latestCheckpoint.time, now) : '',
     j.latestCheckpoint ? formatSize(j.latestCheckpoint.size) : '',
     j.log,
   ]);
-  return table(['Job', 'Type', 'PID', 'Status', 'GPU', 'Checkpoint', 'Size', 'Log'], rows, ['PID', 'Checkpoint', 'Size']);
+  const headers = ['Job', 'Type', 'PID', 'Status', ...(withHost ? ['Host'] : []), 'GPU', 'Checkpoint', 'Size', 'Log'];
+  return table(headers, rows, ['PID', 'Checkpoint', 'Size']);
 }
 
 async function withDaemon<T>(argv: GlobalArgs, fn: (d: ReturnType<typeof daemonFrom>) => Promise<T>): Promise<T> {
@@ -51,13 +60,16 @@ async function withDaemon<T>(argv: GlobalArgs, fn: (d: ReturnType<typeof daemonF
 const list: CommandModule<GlobalArgs, ListArgs> = {
   command: ['list', 'ls'],
   describe: 'List jobs',
-  builder: (y) => y.option('json', { type: 'boolean', describe: 'print JSON for scripts' }) as Argv<ListArgs>,
+  builder: (y) =>
+    y
+      .option('json', { type: 'boolean', describe: 'print JSON for scripts' })
+      .option('all', { alias: 'a', type: 'boolean', describe: 'include jobs from remote hosts (those sharing the job database)' }) as Argv<ListArgs>,
   handler: (argv) =>
     withDaemon(argv, async (d) => {
-      const { jobs } = await d.listJobs({ jids: [] });
+      const { jobs } = await d.listJobs({ jids: [], remote: argv.all ?? false });
       if (argv.json) return console.log(JSON.stringify(jobs, null, 2));
       if (jobs.length === 0) return console.log('No jobs found');
-      console.log(jobsTable(jobs));
+      console.log(jobsTable(jobs, Date.now(), argv.all ?? false));
       console.log('\nUse `job inspect <JID>` for more details about a job');
       console.log('Use `job checkpoints <JID>` to list all checkpoints for a job');
     }),
@@ -135,6 +147,23 @@ const inspect: CommandModule<GlobalArgs, OneJidArgs> = {
     }),
 };
 
+const migrate: CommandModule<GlobalArgs, MigrateArgs> = {
+  command: 'migrate <jid>',
+  describe: 'Move a job of this host to another host that shares the job database (docs/fleet.md)',
+  builder: (y) =>
+    y
+      .positional('jid', { type: 'string', demandOption: true })
+      .option('to', { type: 'string', demandOption: true, describe: 'the host (ID or name, as in `cedana ps --all`)' })
+      .option('dir', { type: 'string', describe: 'where the checkpoint goes; both hosts must reach it (s3://bucket/prefix)' })
+      .option('compression', { type: 'string', describe: 'checkpoint compression (default: checkpoint.compression, else lz4)' }) as Argv<MigrateArgs>,
+  handler: (argv) =>
+    withDaemon(argv, async (d) => {
+      const res = await d.migrateJob({ jid: String(argv.jid), toHost: String(argv.to), dir: absolute(argv.dir) ?? '', compression: argv.compression ?? '' });
+      const job = res.job!;
+      console.log(`Migrated job ${job.jid} to host ${job.hostName || job.host} (PID ${job.pid}) in ${Math.round(res.downtimeMs)} ms through ${res.checkpoint?.path ?? ''}`);
+    }),
+};
+
 const attach: CommandModule<GlobalArgs, OneJidArgs> = {
   command: 'attach <jid>',
   describe: 'Attach to an attachable job: its output here, your input to it; Ctrl+C detaches',
@@ -184,6 +213,7 @@ export const jobCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command(checkpoints)
       .command({ ...checkpoints, command: 'checkpoint <jid>', describe: false } as CommandModule<GlobalArgs, OneJidArgs>)
       .command(inspect)
+      .command(migrate)
       .command(attach)
       .demandCommand(1, 'name a job subcommand'),
   handler: () => undefined,

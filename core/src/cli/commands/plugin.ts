@@ -131,7 +131,7 @@ const remove: CommandModule<GlobalArgs, RemoveArgs> = {
       .option('all', { alias: 'a', type: 'boolean', describe: 'every installed plugin' }) as Argv<RemoveArgs>,
   handler: async (argv) => {
     const cfg = configFrom(argv);
-    const removed = await removePlugins((argv.plugins ?? []).map(String), argv.all ?? false, dirsOf(cfg), (type) => runningJobsOfType(cfg.db.path, type));
+    const removed = await removePlugins((argv.plugins ?? []).map(String), argv.all ?? false, dirsOf(cfg), (type) => runningJobsOfType(cfg, type));
     if (removed.length === 0) return console.log('No plugins installed');
     for (const r of removed) console.log(`Removed ${r.name}@${r.version}`);
     await reloadAfter(argv, []);
