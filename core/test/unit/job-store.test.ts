@@ -1,14 +1,17 @@
 /**
- * The job database on a real SQLite file: migrations, jobs, checkpoints and their order.
+ * The job database on a real SQLite file and on a real PostgreSQL 15 server: migrations, jobs, checkpoints and
+ * their order, claims, hosts and moves. The same suite runs on both.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import { JobStore } from '../../src/db/job-store';
-import { migrationProvider } from '../../src/db/migrations';
+import { migrationProvider, migrationProviderFor } from '../../src/db/migrations';
+import { PostgresServer } from '../helpers/postgres';
 import type { NewCheckpoint, NewJob } from '../../src/db/tables';
 
 function job(jid: string, over: Partial<NewJob> = {}): NewJob {
@@ -32,7 +35,7 @@ function ckpt(id: string, jid: string | null, time: number, over: Partial<NewChe
   return { id, jid, type: 'process', path: `/ckpt/${id}.tar.gz`, time, size: 100, compression: 'gzip', ...over };
 }
 
-describe('JobStore', function () {
+describe('JobStore (SQLite)', function () {
   let dir: string;
   let path: string;
   let store: JobStore;
@@ -81,6 +84,25 @@ describe('JobStore', function () {
       store = await JobStore.open(path);
     });
 
+    it("a database of a released version (0001, 0002) opens and migrates, keeping its rows", async function () {
+      await store.close();
+      const old = join(dir, 'released.db');
+      const released = await migrationProvider.getMigrations();
+      const k = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new SQLite(old) }) });
+      const { error } = await new Migrator({ db: k, provider: { getMigrations: async () => ({ '0001_jobs_and_checkpoints': released['0001_jobs_and_checkpoints'], '0002_checkpoint_stats': released['0002_checkpoint_stats'] }) } }).migrateToLatest();
+      assert.equal(error, undefined);
+      await sql`INSERT INTO jobs (jid, type, pid, host, created_at) VALUES ('old', 'process', 5, 'vm', 1764000000000)`.execute(k);
+      await sql`INSERT INTO checkpoints (id, jid, type, path, time, size, compression) VALUES ('c', 'old', 'process', '/c.tar', 2, 3, 'tar')`.execute(k);
+      await k.destroy();
+      store = await JobStore.open(old);
+      const got = await store.getJob('old');
+      assert.equal(got?.created_at, 1764000000000);
+      assert.equal(got?.released, 0);
+      assert.equal((await store.checkpointsOf('old'))[0].host, null);
+      assert.equal(await store.adoptJobs('vm', 'machine-1'), 1);
+      assert.equal((await store.getJob('old'))?.host, 'machine-1');
+    });
+
     it('a file that is not a database is refused with its path', async function () {
       const bad = join(dir, 'not-a.db');
       writeFileSync(bad, 'this is not sqlite, just text that is long enough to have a header '.repeat(20));
@@ -96,6 +118,100 @@ describe('JobStore', function () {
       await assert.rejects(JobStore.open(join(blocker, 'sub', 'x.db')), (err: unknown) => err instanceof CedanaError && err.code === ErrorCode.Unavailable && err.message.includes(blocker));
       await assert.rejects(JobStore.open(dir), (err: unknown) => err instanceof CedanaError && err.code === ErrorCode.Unavailable && err.message.includes(dir));
     });
+  });
+
+});
+
+/** What the suite needs of one dialect: a fresh store, and opening it again. */
+interface Backend {
+  name: string;
+  before?(): Promise<void>;
+  after?(): Promise<void>;
+  fresh(): Promise<JobStore>;
+  reopen(): Promise<JobStore>;
+  dispose(): Promise<void>;
+}
+
+function sqliteBackend(): Backend {
+  let dir = '';
+  return {
+    name: 'SQLite',
+    async fresh() {
+      dir = mkdtempSync(join(tmpdir(), 'cedana-unit-db-'));
+      return JobStore.open(join(dir, 'cedana.db'));
+    },
+    reopen: () => JobStore.open(join(dir, 'cedana.db')),
+    async dispose() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const server = new PostgresServer();
+let dbCount = 0;
+
+function postgresBackend(): Backend {
+  let name = '';
+  return {
+    name: 'PostgreSQL',
+    before: () => server.start(),
+    after: () => server.cleanup(),
+    async fresh() {
+      name = `store_${process.pid}_${++dbCount}`;
+      await server.createDatabase(name);
+      return JobStore.connect({ remote: true, url: server.url(name), path: '' });
+    },
+    reopen: () => JobStore.connect({ remote: true, url: server.url(name), path: '' }),
+    dispose: () => server.dropDatabase(name),
+  };
+}
+
+for (const backend of [sqliteBackend(), postgresBackend()]) {
+describe(`JobStore suite on ${backend.name}`, function () {
+  let store: JobStore;
+
+  before(async function () {
+    await backend.before?.();
+  });
+  after(async function () {
+    await backend.after?.();
+  });
+  beforeEach(async function () {
+    store = await backend.fresh();
+  });
+  afterEach(async function () {
+    await store.close().catch(() => undefined);
+    await backend.dispose();
+  });
+
+  it('migrations run once: reopening keeps the data and applies nothing twice', async function () {
+    await store.insertJob(job('keep', { created_at: 1_764_000_000_000 }));
+    await store.close();
+    store = await backend.reopen();
+    const got = await store.getJob('keep');
+    assert.equal(got?.jid, 'keep');
+    // Millisecond times pass 2^31 and come back as numbers, not strings.
+    assert.equal(got?.created_at, 1_764_000_000_000);
+    assert.equal(got?.released, 0);
+    assert.equal(got?.claim, null);
+  });
+
+  it('a schema newer than this daemon knows is refused with what to do', async function () {
+    await store.close();
+    const names = Object.keys(await migrationProviderFor(store.dialect).getMigrations());
+    store = await backend.reopen();
+    // A newer version's migration, as it would have recorded itself.
+    await sql`INSERT INTO kysely_migration (name, timestamp) VALUES ('9999_from_the_future', '2030-01-01T00:00:00.000Z')`.execute((store as unknown as { db: Kysely<unknown> }).db);
+    await store.close();
+    await assert.rejects(backend.reopen(), (err: unknown) => {
+      assert.ok(err instanceof CedanaError, String(err));
+      assert.equal(err.code, ErrorCode.FailedPrecondition);
+      assert.match(err.message, /newer schema \(9999_from_the_future\)/);
+      assert.ok(err.message.includes(names[names.length - 1]), err.message);
+      assert.match(err.fullMessage, /upgrade cedana/);
+      return true;
+    });
+    store = await backend.fresh();
   });
 
   describe('jobs', function () {
@@ -117,7 +233,7 @@ describe('JobStore', function () {
 
     it('a second job with the same JID is refused', async function () {
       await store.insertJob(job('dup'));
-      await assert.rejects(store.insertJob(job('dup', { pid: 2 })), /UNIQUE|PRIMARY/i);
+      await assert.rejects(store.insertJob(job('dup', { pid: 2 })), /UNIQUE|PRIMARY|duplicate key/i);
       assert.equal((await store.getJob('dup'))?.pid, 1000);
     });
 
@@ -194,4 +310,73 @@ describe('JobStore', function () {
       assert.deepEqual((await store.checkpointsOf('b')).map((c) => c.id), ['b1']);
     });
   });
+
+  describe('hosts, claims and moves', function () {
+    it('hosts: upsert refreshes, found by ID or by name', async function () {
+      await store.upsertHost({ id: 'id-a', name: 'alpha', address: '/run/a.sock', protocol: 'unix', seen_at: 1 });
+      await store.upsertHost({ id: 'id-b', name: 'beta', address: '/run/b.sock', protocol: 'unix', seen_at: 1 });
+      await store.upsertHost({ id: 'id-a', name: 'alpha', address: '/run/a2.sock', protocol: 'unix', seen_at: 1_764_000_000_000 });
+      assert.equal((await store.findHost('id-a'))?.address, '/run/a2.sock');
+      assert.equal((await store.findHost('id-a'))?.seen_at, 1_764_000_000_000);
+      assert.equal((await store.findHost('beta'))?.id, 'id-b');
+      assert.equal(await store.findHost('gamma'), undefined);
+      assert.deepEqual((await store.listHosts()).map((h) => h.id), ['id-a', 'id-b']);
+    });
+
+    it("listJobs of one host leaves out the others'", async function () {
+      await store.insertJob(job('mine', { host: 'host-a', created_at: 1 }));
+      await store.insertJob(job('theirs', { host: 'host-b', created_at: 2 }));
+      assert.deepEqual((await store.listJobs(undefined, 'host-a')).map((j) => j.jid), ['mine']);
+      assert.deepEqual((await store.listJobs()).map((j) => j.jid), ['mine', 'theirs']);
+    });
+
+    it('claimJob: of many concurrent claims exactly one passes; a refusal changes nothing', async function () {
+      await store.insertJob(job('c'));
+      const tries = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) =>
+          store.claimJob('c', (row) => {
+            if (row?.claim) throw new CedanaError(ErrorCode.FailedPrecondition, `claimed by ${row.claim}`);
+            return { claim: `migrate:h${i}` };
+          }),
+        ),
+      );
+      assert.equal(tries.filter((t) => t.status === 'fulfilled').length, 1, JSON.stringify(tries.map((t) => t.status)));
+      const winner = (tries.find((t) => t.status === 'fulfilled') as PromiseFulfilledResult<{ claim: string | null }>).value.claim;
+      assert.equal((await store.getJob('c'))?.claim, winner);
+      for (const t of tries) if (t.status === 'rejected') assert.match(String((t.reason as Error).message), /claimed by migrate:h\d/);
+    });
+
+    it('claimJob from two connections (two daemons) on one job: exactly one passes', async function () {
+      await store.insertJob(job('two'));
+      const other = await backend.reopen();
+      try {
+        const claim = (s: JobStore, who: string) =>
+          s.claimJob('two', (row) => {
+            if (row?.claim) throw new CedanaError(ErrorCode.FailedPrecondition, 'taken');
+            return { claim: who };
+          });
+        const tries = await Promise.allSettled([claim(store, 'a'), claim(other, 'b'), claim(store, 'a2'), claim(other, 'b2')]);
+        assert.equal(tries.filter((t) => t.status === 'fulfilled').length, 1);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('moves are kept in order and go with the job', async function () {
+      await store.insertJob(job('m'));
+      await store.recordMove({ jid: 'm', from_host: 'a', to_host: 'b', checkpoint: 's3://x/1', time: 1_764_000_000_000, downtime_ms: 900 });
+      await store.recordMove({ jid: 'm', from_host: 'b', to_host: 'a', checkpoint: 's3://x/2', time: 1_764_000_000_001, downtime_ms: 800 });
+      assert.deepEqual((await store.movesOf('m')).map((m) => `${m.from_host}>${m.to_host}`), ['a>b', 'b>a']);
+      assert.equal((await store.movesOf('m'))[0].time, 1_764_000_000_000);
+      await store.deleteJob('m');
+      assert.deepEqual(await store.movesOf('m'), []);
+    });
+
+    it('checkpoints record their host', async function () {
+      await store.insertJob(job('h'));
+      await store.insertCheckpoint(ckpt('h1', 'h', 1, { host: 'host-a' }));
+      assert.equal((await store.checkpointsOf('h'))[0].host, 'host-a');
+    });
+  });
 });
+}
