@@ -154,7 +154,7 @@ export class JobStore {
         else await tx.updateTable('jobs').set({ claim: (eb) => eb.ref('claim') }).where('jid', '=', jid).execute();
         const row = await sel.executeTakeFirst();
         const update = decide(row);
-        await tx.updateTable('jobs').set(update).where('jid', '=', jid).execute();
+        if (Object.keys(update).length > 0) await tx.updateTable('jobs').set(update).where('jid', '=', jid).execute();
         return { ...row!, ...update } as JobRow;
       }),
     ).catch((err: unknown) => {
