@@ -12,6 +12,8 @@ const SECRET_KEY = /secret|password|token|credential|private_key|access_key/i;
 function redactValue(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactValue);
   if (value && typeof value === 'object') return redact(value as Record<string, unknown>);
+  // The password of a URL (db.url: postgres://user:password@host/db).
+  if (typeof value === 'string') return value.replace(/(\/\/[^:/@\s]*):[^@/\s]*@/g, '$1:***@');
   return value;
 }
 

@@ -35,8 +35,7 @@ export const ConfigSchema = z.strictObject({
         .refine((u) => u === '' || /^postgres(ql)?:\/\/[^\s]+$/.test(u), 'a postgres:// URL (postgres://user:password@host:port/database)')
         .default(''),
     })
-    .prefault({})
-    .refine((db) => !db.remote || db.url !== '', { error: 'db.remote is true but db.url is empty: set db.url (or CEDANA_DB_URL) to a postgres:// URL', path: ['url'] }),
+    .prefault({}),
   /** This daemon's identity among the daemons that share one job database (docs/fleet.md). */
   host: z
     .strictObject({
@@ -130,7 +129,7 @@ export const envAliases: Record<string, string> = {
 };
 
 /** Fields never printed or logged. */
-export const secretFields = new Set(['aws.secret_access_key', 'aws.access_key_id', 'aws.session_token', 'db.url']);
+export const secretFields = new Set(['aws.secret_access_key', 'aws.access_key_id', 'aws.session_token']);
 
 /** Where the daemon listens, with the protocol's default filled in. */
 export function listenAddress(cfg: Pick<Config, 'address' | 'protocol'>): string {

@@ -35,6 +35,9 @@ export class JobStore {
 
   /** The store `db` names: the PostgreSQL database at `db.url` when `db.remote`, else the SQLite file. */
   static async connect(db: DbSettings): Promise<JobStore> {
+    if (db.remote && !db.url) {
+      throw new CedanaError(ErrorCode.InvalidArgument, 'db.remote is true but db.url is empty', { hint: 'set db.url (or CEDANA_DB_URL) to a postgres:// URL, or db.remote to false for the local SQLite file' });
+    }
     return db.remote ? JobStore.openPostgres(db.url) : JobStore.open(db.path);
   }
 

@@ -186,7 +186,7 @@ describe('e2e: two hosts on one PostgreSQL job database', function () {
         const msg = expectError(r, /refused the login/, /password authentication failed/);
         assert.ok(!msg.includes('wrong'), 'the password is not shown');
         expectError(bad.cli(['daemon', 'start'], { env: { CEDANA_DB_URL: url.replace(/\/[^/]+$/, '/no_such_db') }, timeoutMs: 30_000 }), /does not exist/);
-        expectError(bad.cli(['daemon', 'start'], { env: { CEDANA_DB_URL: '' }, timeoutMs: 30_000 }), /db\.remote is true but db\.url is empty/);
+        expectError(bad.cli(['daemon', 'start'], { env: { CEDANA_DB_URL: '' }, timeoutMs: 30_000 }), /db\.remote is true but db\.url is empty/, /CEDANA_DB_URL/);
       } finally {
         await bad.cleanup();
       }

@@ -52,6 +52,14 @@ describe('logger', function () {
       for (const field of secretFields) assert.match(lines[0], new RegExp(`"${field.split('.')[1]}":"\\*\\*\\*"`));
     });
 
+    it('masks the password of a URL in any value (db.url)', function () {
+      const { lines, logger } = capture('debug');
+      logger.info('db', { db: { url: `postgres://cedana:${SECRETS[2]}@db.example:5432/jobs` }, list: [`postgresql://u:${SECRETS[3]}@h/x`] });
+      assertNoSecrets(lines.join(''));
+      assert.match(lines[0], /postgres:\/\/cedana:\*\*\*@db\.example:5432\/jobs/);
+      assert.match(lines[0], /postgresql:\/\/u:\*\*\*@h\/x/);
+    });
+
     it('masks secret-looking keys in environment maps and inside arrays', function () {
       const { lines, logger } = capture('debug');
       logger.debug('run', {
