@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sleep, TestEnv, waitFor } from '../helpers/env';
-import { allProcesses, assertCounts, counter, dumpedPath, isAlive, job, killGroup, lastNumber, psJson, restoredPid, runPid, teardown } from '../helpers/e2e';
+import { allProcesses, assertCounts, counter, dumpedPath, isAlive, job, killGroup, lastNumber, psJson, restoredPid, runPid, teardown, type JobJson } from '../helpers/e2e';
 import { expectError } from '../helpers/bad-input';
 import { ioDir, killSessions, session, writeFifo, type Session } from '../helpers/attach';
 import { loadLibc } from '../../src/proc/libc';
@@ -184,13 +184,17 @@ describe('e2e: daemon restart', function () {
     await restart(env);
 
     assert.equal(job(env, 'a').status, 'stale');
-    assert.equal(job(env, 'b').status, 'remote');
-    assert.equal(job(env, 'b').log, '', 'a remote job is not attachable here');
+    // Another host's job is left out of ps, and shown by ps --all (remote, with its host).
+    assert.deepEqual(psJson(env).map((j) => j.jid), ['a']);
+    const remote = (JSON.parse(env.ok(['ps', '--all', '--json'])) as JobJson[]).find((j) => j.jid === 'b');
+    assert.equal(remote?.status, 'remote');
+    assert.equal(remote?.log, '', 'a remote job is not attachable here');
     assert.match(env.ok(['ps']), /^a\s+process\s+\d+\s+stale\s/m);
-    assert.match(env.ok(['ps']), /^b\s+process\s+\d+\s+remote\s/m);
+    assert.doesNotMatch(env.ok(['ps']), /^b\s/m);
+    assert.match(env.ok(['ps', '--all']), /^b\s+process\s+\d+\s+remote\s+another-host\s/m);
 
     expectError(env.cli(['dump', 'job', 'a']), /job a is not running \(status: stale\)/);
-    expectError(env.cli(['dump', 'job', 'b']), /job b is not running \(status: remote\)/);
+    expectError(env.cli(['dump', 'job', 'b']), /job b belongs to host another-host, not this one/);
     expectError(env.cli(['job', 'kill', 'a']), /job a is not running \(status: stale\)/);
     expectError(env.cli(['job', 'attach', 'b']), /job b is not running \(status: remote\)/);
     assert.equal(env.ok(['job', 'kill', '--all']), '', 'kill --all killed a stale or remote job');
@@ -198,6 +202,7 @@ describe('e2e: daemon restart', function () {
     await sleep(300);
     assert.ok(isAlive(innocent.pid!), 'the process that took over a stale job’s PID was signalled');
     assert.ok(isAlive(b), 'a remote job’s PID was signalled');
-    assert.deepEqual(psJson(env).map((j) => j.jid), ['b']);
+    assert.deepEqual(psJson(env).map((j) => j.jid), []);
+    assert.deepEqual((JSON.parse(env.ok(['ps', '--all', '--json'])) as JobJson[]).map((j) => j.jid), ['b']);
   });
 });
