@@ -174,9 +174,24 @@ export class JobStore {
     return this.q(() => this.db.selectFrom('checkpoints').selectAll().where('jid', '=', jid).orderBy('time', 'desc').orderBy('seq', 'desc').execute());
   }
 
-  /** The newest checkpoint of each of the given jobs. */
-  async latestCheckpoints(jids: string[]): Promise<Map<string, CheckpointRow>> {
+  /**
+   * The newest checkpoint of each of the given jobs — or, given `{ host }`, of every job listJobs(undefined, host)
+   * lists (a subquery, so that 10,000 jobs do not travel back to the database as parameters).
+   */
+  async latestCheckpoints(jids: string[] | { host?: string }): Promise<Map<string, CheckpointRow>> {
     const out = new Map<string, CheckpointRow>();
+    if (!Array.isArray(jids)) {
+      const { host } = jids;
+      let q = this.db.selectFrom('checkpoints').selectAll().where('jid', 'is not', null);
+      if (host !== undefined) q = q.where('jid', 'in', this.db.selectFrom('jobs').select('jid').where('host', '=', host));
+      const rows = await this.q(() =>
+        this.dialect === 'postgres'
+          ? q.distinctOn('jid').orderBy('jid').orderBy('time', 'desc').orderBy('seq', 'desc').execute()
+          : q.orderBy('time', 'asc').orderBy('seq', 'asc').execute(),
+      );
+      for (const row of rows) if (row.jid) out.set(row.jid, row);
+      return out;
+    }
     if (jids.length === 0) return out;
     // In chunks: PostgreSQL takes at most 65,535 parameters in one statement.
     for (let i = 0; i < jids.length; i += 10_000) {

@@ -25,8 +25,9 @@ const notRunning = new Set(['halted', 'zombie', 'stale', 'remote']);
  */
 export async function listJobs(s: Services, jids: string[] = [], remote = false): Promise<Job[]> {
   const store = requireStore(s);
-  const rows = await store.listJobs(jids, remote || jids.length > 0 ? undefined : s.host);
-  const latest = await store.latestCheckpoints(rows.map((r) => r.jid));
+  const host = remote || jids.length > 0 ? undefined : s.host;
+  const rows = await store.listJobs(jids, host);
+  const latest = await store.latestCheckpoints(jids.length > 0 ? rows.map((r) => r.jid) : { host });
   const names = new Map((await store.listHosts()).map((h) => [h.id, h.name]));
   names.set(s.host, s.hostName);
   // Listed after the rows: a job recorded before the listing has its process in it, if it has one.

@@ -289,6 +289,14 @@ describe(`JobStore suite on ${backend.name}`, function () {
       assert.equal(latest.has('c'), false);
       assert.equal((await store.latestCheckpoints([])).size, 0);
       assert.equal((await store.latestCheckpoints(['b'])).has('a'), false);
+      // By host: those of every job of that host (or of all hosts).
+      await store.insertJob(job('elsewhere', { host: 'host-b' }));
+      await store.insertCheckpoint(ckpt('e1', 'elsewhere', 1));
+      await store.insertCheckpoint(ckpt('e2', 'elsewhere', 5));
+      const ofA = await store.latestCheckpoints({ host: 'host-a' });
+      assert.deepEqual([...ofA.entries()].map(([j, c]) => `${j}=${c.id}`).sort(), ['a=a-tie', 'b=b-only']);
+      const ofAll = await store.latestCheckpoints({});
+      assert.deepEqual([...ofAll.entries()].map(([j, c]) => `${j}=${c.id}`).sort(), ['a=a-tie', 'b=b-only', 'elsewhere=e2']);
     });
 
     it('a checkpoint of an unknown job is refused (foreign key); one of no job is kept', async function () {
