@@ -26,9 +26,11 @@ const notRunning = new Set(['halted', 'zombie', 'stale', 'remote']);
 export async function listJobs(s: Services, jids: string[] = [], remote = false): Promise<Job[]> {
   const store = requireStore(s);
   const host = remote || jids.length > 0 ? undefined : s.host;
-  const rows = await store.listJobs(jids, host);
-  const latest = await store.latestCheckpoints(jids.length > 0 ? rows.map((r) => r.jid) : { host });
-  const names = new Map((await store.listHosts()).map((h) => [h.id, h.name]));
+  // Side by side: on PostgreSQL each query has its own connection. A job recorded between them shows without
+  // its latest checkpoint until the next listing.
+  const [rows, latestOfHost, hosts] = await Promise.all([store.listJobs(jids, host), jids.length > 0 ? undefined : store.latestCheckpoints({ host }), store.listHosts()]);
+  const latest = latestOfHost ?? (await store.latestCheckpoints(rows.map((r) => r.jid)));
+  const names = new Map(hosts.map((h) => [h.id, h.name]));
   names.set(s.host, s.hostName);
   // Listed after the rows: a job recorded before the listing has its process in it, if it has one.
   const live = await livePids();
