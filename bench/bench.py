@@ -44,6 +44,11 @@ def rss_mib(pid):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
 
+def timed(argv):
+    t0 = time.perf_counter()
+    subprocess.run(argv, env=env, capture_output=True)
+    return time.perf_counter() - t0
+
 def drop_caches():
     subprocess.run(["sync"])
     open("/proc/sys/vm/drop_caches", "w").write("3")
@@ -149,6 +154,14 @@ def run(daemon):
     print(f"\ncedana ps, 10,000 jobs: {ps_ms:.0f} ms (median of 7; a bare `node -e 0` takes {node_ms:.0f} ms)")
     busy_rss = rss_mib(daemon.pid)
     print(f"daemon RSS: idle {idle_rss:.1f} MiB, after the benchmark {busy_rss:.1f} MiB")
+    # Issue #14's targets, each against its floor measured in this run.
+    node_med = statistics.median(sorted(timed([NODE, "-e", "0"]) for _ in range(7))) * 1000
+    print(f"\ntargets (load average {os.getloadavg()[0]:.1f}):")
+    print(f"1. CLI start ≤ 1.5× node -e 0: cedana ps (one job) {cli_ms:.0f} ms, floor {node_med:.0f} ms, ratio {cli_ms / node_med:.2f}")
+    for op in ("dump", "restore"):
+        print(f"2. {op} none ≤ 1.10× raw CRIU: {med[op + '_none']:.3f} s, floor {med['raw_' + op]:.3f} s, ratio {med[op + '_none'] / med['raw_' + op]:.2f}")
+    print(f"4. daemon RSS after lz4 ≤ 150 MB: {busy_rss * 1.048576:.0f} MB; idle ≤ 80 MB: {idle_rss * 1.048576:.0f} MB")
+    print(f"5. ps with 10,000 jobs ≤ 200 ms: {ps_ms:.0f} ms")
     med.update(ps_ms=ps_ms, node_ms=node_ms, cli_ms=cli_ms, idle_rss_mib=idle_rss, busy_rss_mib=busy_rss, mib=MIB, reps=REPS, load=os.getloadavg())
     json.dump({"medians": med, "samples": res}, open(os.path.join(ROOT, "bench", "results.json"), "w"), indent=1)
 

@@ -28,6 +28,11 @@ export interface StartedJob {
   details: Record<string, unknown>;
   /** Settles when the job's process ends. Absent when the runtime cannot observe the end. */
   exited?: Promise<ExitStatus>;
+  /**
+   * A lazy restore (`RestoreSpec.lazy`): settles once all of the job's memory is in. Rejects when its page source
+   * was lost first; the runtime has then killed the job, whose memory could not be completed.
+   */
+  pagesIn?: Promise<void>;
 }
 
 /** `cedana run <type>`. */
@@ -81,6 +86,8 @@ export interface RestoreSpec {
   options: Record<string, unknown>;
   /** Restore as a child of the caller and wait for it (`--no-server`). */
   foreground: boolean;
+  /** Start the job before its memory is in, and fill it in the background (`--lazy`; see `Runtime.lazyRestore`). */
+  lazy?: boolean;
 }
 
 /** A runtime plugin's main object. */
@@ -89,6 +96,8 @@ export interface Runtime {
   readonly type: string;
   /** zod schema of the runtime-specific options of run/manage/dump/restore; unknown options are refused. */
   readonly optionsSchema: z.ZodType<Record<string, unknown>>;
+  /** Whether `restore` takes `lazy` (memory filled after the job runs again). */
+  readonly lazyRestore?: boolean;
   run(spec: RunSpec): Promise<StartedJob>;
   manage(spec: ManageSpec): Promise<StartedJob>;
   dump(spec: DumpSpec): Promise<DumpResult>;

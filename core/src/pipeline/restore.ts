@@ -31,6 +31,7 @@ import type { Services } from './services';
 import { validate } from './validate';
 import { GpuRestore, withGpuStats } from './gpu';
 import { readSharded, shardManifestAt } from './sharded';
+import { filling, trackPagesIn } from './lazy-restore';
 import { reporterFor, type ProgressReporter, type ProgressSink } from './progress';
 import { claimForRestore, type RestoreClaim } from './claims';
 
@@ -127,13 +128,19 @@ async function restoreWith(s: Services, req: Req, foreground: boolean, progress?
   }
 }
 
+async function cleanupOpened(cleanup: () => Promise<void>, fetched: string | undefined): Promise<void> {
+  await cleanup();
+  if (fetched) await rm(fetched, { recursive: true, force: true });
+}
+
 async function openAndRestore(s: Services, req: Req, foreground: boolean, progress?: ProgressReporter, prepare?: Prepare): Promise<{ started: StartedJob; meta: CheckpointMetadata }> {
-  const fetched = req.path || req.jid ? undefined : await fetchFromRuntime(s, req, progress);
+  let fetched = req.path || req.jid ? undefined : await fetchFromRuntime(s, req, progress);
   const path = fetched ?? (await checkpointPath(s, req));
   const opened = await openCheckpoint(s, path, progress).catch(async (err: unknown) => {
     if (fetched) await rm(fetched, { recursive: true, force: true });
     throw err;
   });
+  const original = opened.cleanup;
   try {
     const { meta } = opened;
     if (req.type && req.type !== meta.type) {
@@ -141,6 +148,9 @@ async function openAndRestore(s: Services, req: Req, foreground: boolean, progre
     }
     const runtime = s.plugins.runtime(meta.type);
     const options = runtimeOptions(runtime, req.options);
+    if (req.lazy && (!runtime.lazyRestore || meta.gpu)) {
+      throw new CedanaError(ErrorCode.Unsupported, `restore --lazy is not supported for ${meta.gpu ? 'GPU jobs' : `${meta.type} jobs`}`, { hint: 'restore without --lazy' });
+    }
     const criu = {
       ...meta.criu,
       leaveRunning: false,
@@ -153,7 +163,17 @@ async function openAndRestore(s: Services, req: Req, foreground: boolean, progre
     await prepare?.(meta);
     await s.reaper?.sweep();
     progress?.phase('restore');
-    const started = await runtime.restore({ imagesDir: opened.imagesDir, metadata: meta, criu, options, foreground });
+    const started = await runtime.restore({ imagesDir: opened.imagesDir, metadata: meta, criu, options, foreground, lazy: req.lazy });
+    if (started.pagesIn) {
+      // The lazy-pages daemon reads the images until every page is in: a scratch copy is removed only then.
+      const pagesIn = started.pagesIn;
+      const scratch = fetched;
+      opened.cleanup = () => {
+        void pagesIn.catch(() => undefined).finally(() => cleanupOpened(original, scratch));
+        return Promise.resolve();
+      };
+      fetched = undefined;
+    }
     if (gpu) started.details = withGpuStats(started.details, gpu.stats(await gpu.after(started, runtime, s)));
     progress?.finish();
     return { started, meta };
@@ -168,6 +188,7 @@ async function openAndRestore(s: Services, req: Req, foreground: boolean, progre
  * sink, reports its progress there (see progress.ts).
  */
 export async function restore(s: Services, input: RestoreRequest, sink?: ProgressSink): Promise<Job> {
+  const requestAt = Date.now();
   const req = validate(RestoreRequest, input, 'restore');
   const progress = reporterFor(sink);
   const store = requireStore(s);
@@ -215,6 +236,7 @@ async function restoreClaimed(s: Services, req: Req, jid: string | undefined, cl
   });
   if (!jid) throw new CedanaError(ErrorCode.Internal, 'restore chose no job id');
   started.details = await withStartTime(started.details, started.pid);
+  if (started.pagesIn) started.details = filling(started.details, Date.now() - requestAt);
   if (!isNew) {
     await store.updateJob(jid, {
       pid: started.pid,
@@ -248,6 +270,7 @@ async function restoreClaimed(s: Services, req: Req, jid: string | undefined, cl
     });
   }
   s.exits.track(jid, started.pid, started.exited);
+  trackPagesIn(s, jid, started, requestAt);
   if (ioDirOf(started.details)) s.io?.get(jid)?.holdStdin(started.pid);
   await writePidFile(req.pidFile, started.pid);
   s.logger.info(`restored job ${jid}`, { pid: started.pid });
@@ -263,6 +286,7 @@ export async function restoreForeground(s: Services, input: RestoreRequest, sink
   const req = validate(RestoreRequest, input, 'restore');
   if (req.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job is not supported with --no-server', { hint: 'use restore process --path P --no-server' });
   const { started } = await restoreWith(s, req, true, reporterFor(sink));
+  started.pagesIn?.catch((err: Error) => s.logger.error(err.message, { pid: started.pid }));
   if (!started.exited) throw new CedanaError(ErrorCode.Unsupported, 'this runtime cannot restore in the foreground');
   return started.exited;
 }

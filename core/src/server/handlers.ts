@@ -88,6 +88,7 @@ function restoreRequestOf(r: RestoreReq): RestoreRequest {
     shellJob: r.shellJob,
     pidFile: opt(r.pidFile),
     attachable: r.attachable,
+    lazy: r.lazy,
     options: parseJsonObject(r.optionsJson, 'options'),
   };
 }

@@ -42,6 +42,7 @@ const restoreReq = (r: Partial<RestoreReq>): RestoreReq => ({
   pidFile: '',
   optionsJson: '',
   attachable: false,
+  lazy: false,
   ...r,
 });
 

@@ -22,6 +22,7 @@ import {
   type StartedJob,
 } from '@cedana-ts/sdk';
 import { criuFlags, dumpedPids, runCriu } from './criu';
+import { LazyPages } from './lazy-pages';
 import { findProcess } from './find';
 import { inspectTree, neededOptions } from './inspect';
 
@@ -43,6 +44,7 @@ function exitOf(child: ReturnType<typeof spawn>): Promise<ExitStatus> {
 export class ProcessRuntime implements Runtime {
   readonly type = 'process';
   readonly optionsSchema = z.object({}).strict();
+  readonly lazyRestore = true;
 
   constructor(private readonly ctx: PluginContext) {}
 
@@ -115,14 +117,28 @@ export class ProcessRuntime implements Runtime {
     const args = ['-D', spec.imagesDir, '-W', workDir, '--pidfile', pidFile, ...criuFlags(spec.criu, 'restore')];
     const keepLogAt = join(this.ctx.settings.tmpDir, `cedana-criu-restore-${spec.metadata.pid}-${Date.now()}.log`);
     const details = { ...spec.metadata.details };
+    // --lazy: a lazy-pages daemon serves the memory from the images while the tree runs (lazy-pages.ts).
+    let lazy: LazyPages | undefined;
+    let handedOver = false;
+    const removeWorkDir = () => rm(workDir, { recursive: true, force: true });
     try {
+      if (spec.lazy) lazy = await LazyPages.start(this.ctx.settings.criuPath, spec.imagesDir, workDir);
       // Detached: CRIU exits once the tree is back, and the tree is re-parented to the caller, a child subreaper
       // (the daemon, or the CLI for --no-server), which reaps it and so learns how it ends.
-      await runCriu(this.ctx.settings.criuPath, 'restore', ['--restore-detached', ...args], { logDir: workDir, keepLogAt });
+      const lazyArgs = lazy ? ['--lazy-pages'] : [];
+      await runCriu(this.ctx.settings.criuPath, 'restore', ['--restore-detached', ...lazyArgs, ...args], { logDir: workDir, keepLogAt });
       const pid = Number((await readFile(pidFile, 'utf8')).trim());
-      return { pid, details, exited: this.ctx.children.watch(pid) };
+      const exited = this.ctx.children.watch(pid);
+      if (!lazy) return { pid, details, exited };
+      // The work dir holds the daemon's socket and log until it ends.
+      const pagesIn = lazy.pagesIn(pid).finally(removeWorkDir);
+      handedOver = true;
+      return { pid, details, exited, pagesIn };
+    } catch (err) {
+      await lazy?.stop();
+      throw err;
     } finally {
-      await rm(workDir, { recursive: true, force: true });
+      if (!handedOver) await removeWorkDir();
     }
   }
 

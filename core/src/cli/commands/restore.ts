@@ -8,7 +8,7 @@ import { absolute, daemonFrom, GLOBAL_FLAGS, localServices, type GlobalArgs } fr
 import { progressLineFor } from '../progress-line';
 import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
 
-const RESTORE_FLAGS = [...GLOBAL_FLAGS, 'type', 'jid', 'path', 'p', 'tcp-established', 'file-locks', 'shell-job', 'pid-file', 'no-server', 'attach', 'a', 'attachable'];
+const RESTORE_FLAGS = [...GLOBAL_FLAGS, 'type', 'jid', 'path', 'p', 'tcp-established', 'file-locks', 'shell-job', 'pid-file', 'no-server', 'attach', 'a', 'attachable', 'lazy'];
 
 interface RestoreArgs extends GlobalArgs {
   type: string;
@@ -21,6 +21,7 @@ interface RestoreArgs extends GlobalArgs {
   'no-server'?: boolean;
   attach?: boolean;
   attachable?: boolean;
+  lazy?: boolean;
 }
 
 export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
@@ -37,7 +38,8 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       .option('pid-file', { type: 'string', describe: 'write the restored PID here' })
       .option('no-server', { type: 'boolean', describe: 'restore as a child of this command, without the daemon' })
       .option('attach', { alias: 'a', type: 'boolean', describe: 'stream the restored job’s stdio here; Ctrl+C detaches' })
-      .option('attachable', { type: 'boolean', describe: 'keep the restored job attachable' }) as Argv<RestoreArgs>,
+      .option('attachable', { type: 'boolean', describe: 'keep the restored job attachable' })
+      .option('lazy', { type: 'boolean', describe: 'run the job at once and fill its memory in the background' }) as Argv<RestoreArgs>,
   handler: async (argv) => {
     const isJob = argv.type === 'job';
     if (isJob && !argv.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job needs a JID', { hint: 'cedana restore job <JID>' });
@@ -52,6 +54,7 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       fileLocks: argv['file-locks'] ?? false,
       shellJob: argv['shell-job'] ?? false,
       pidFile: absolute(argv['pid-file']),
+      lazy: argv.lazy ?? false,
       options: runtimeOptionsOf(argv, RESTORE_FLAGS),
     };
     // On a terminal, a progress line on stderr; in scripts, nothing extra.
@@ -82,6 +85,7 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
         pidFile: request.pidFile ?? '',
         optionsJson: JSON.stringify(request.options),
         attachable: Boolean(argv.attach || argv.attachable),
+        lazy: request.lazy,
       };
       const { job } = line ? await daemon.restoreWatch(req, (p) => line.update(p)).finally(() => line.clear()) : await daemon.restore(req);
       if (argv.attach) {
