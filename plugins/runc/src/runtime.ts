@@ -43,9 +43,16 @@ async function requireBundle(bundle: string): Promise<void> {
 function attachableFifos(details: Record<string, unknown>): { stdin: number; stdout: number; stderr: number } | undefined {
   const dir = (details.io as { dir?: unknown } | undefined)?.dir;
   if (typeof dir !== 'string') return undefined;
-  // As at run: stdin read-only (the daemon holds its writer open), stdout and stderr read-write.
+  // As at run: stdin read-only, stdout and stderr read-write.
   const open = (name: string, flags: number) => openSync(join(dir, name), flags);
-  return { stdin: open('stdin', constants.O_RDONLY), stdout: open('stdout', constants.O_RDWR), stderr: open('stderr', constants.O_RDWR) };
+  // Opening a FIFO read-only blocks (the whole daemon: openSync) until it has a writer, and an attacher whose input
+  // ended (`run --attach` from a script, stdin /dev/null) left none. A read-write end held meanwhile is one.
+  const writer = open('stdin', constants.O_RDWR);
+  try {
+    return { stdin: open('stdin', constants.O_RDONLY), stdout: open('stdout', constants.O_RDWR), stderr: open('stderr', constants.O_RDWR) };
+  } finally {
+    closeSync(writer);
+  }
 }
 
 /** Opens the host files a container's stdio went to, for its restore; the caller closes them. */
