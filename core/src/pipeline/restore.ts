@@ -234,5 +234,6 @@ export async function restoreForeground(s: Services, input: RestoreRequest, sink
   if (req.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job is not supported with --no-server', { hint: 'use restore process --path P --no-server' });
   const { started } = await restoreWith(s, req, true, reporterFor(sink));
   if (!started.exited) throw new CedanaError(ErrorCode.Unsupported, 'this runtime cannot restore in the foreground');
+  await writePidFile(req.pidFile, started.pid);
   return started.exited;
 }
