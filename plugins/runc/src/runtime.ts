@@ -114,6 +114,11 @@ export class RuncRuntime implements Runtime {
     const id = o.id ?? spec.jid;
     const runc = this.runc(o.root);
     if (await runc.state(id)) throw new CedanaError(ErrorCode.AlreadyExists, `runc container '${id}' exists already`, { hint: 'choose another --id' });
+    if (spec.foreground && o.detach) {
+      // As `runc run --detach`: the container keeps this command's stdio and outlives it; the command ends at once.
+      const pid = await this.startDetached(runc, 'run', ['--bundle', bundle, id], { stdio: { stdin: 0, stdout: 1, stderr: 2 }, direct: { 0: 0, 1: 1, 2: 2 } });
+      return { pid, details: { id, root: runc.t.root, bundle }, exited: Promise.resolve({ code: 0, signal: null }) };
+    }
     if (spec.foreground) {
       const exited = runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, 'run', '--bundle', bundle, id], 'inherit').then(
         (r): ExitStatus => ({ code: r.code, signal: r.signal }),
