@@ -13,10 +13,11 @@ function camel(key: string): string {
 
 /**
  * Lets the command accept undeclared flags (runtime options); call it last in the builder. The global
- * `.strict()` would otherwise refuse them before the runtime could say whether they are its own.
+ * `.strict()` would otherwise refuse them before the runtime could say whether they are its own. Their values stay
+ * the strings given (`--id 007` is the container `007`, not the number 7); declared number flags still are numbers.
  */
 export function acceptRuntimeOptions<T>(y: Argv<T>): Argv<T> {
-  return y.strict(false).parserConfiguration({ 'populate--': true, 'halt-at-non-option': false, 'boolean-negation': false });
+  return y.strict(false).parserConfiguration({ 'populate--': true, 'halt-at-non-option': false, 'boolean-negation': false, 'parse-numbers': false });
 }
 
 /** The flags in `argv` that `declared` (the command's own and global options, with aliases) does not name. */

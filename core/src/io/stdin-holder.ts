@@ -42,7 +42,14 @@ export function releaseStdin(stdinPath: string): void {
  */
 export function holdStdin(stdinPath: string, jobPid: number): void {
   releaseStdin(stdinPath);
-  const fd = openSync(stdinPath, constants.O_WRONLY | constants.O_NONBLOCK);
+  let fd: number;
+  try {
+    fd = openSync(stdinPath, constants.O_WRONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    // No reader: the job's input ended before (an attacher with no input, then a dump and restore). Nothing to hold.
+    if ((err as NodeJS.ErrnoException).code === 'ENXIO') return;
+    throw err;
+  }
   try {
     const holder = spawn('tail', [`--pid=${jobPid}`, '-f', '/dev/null'], {
       argv0: holderName(stdinPath),

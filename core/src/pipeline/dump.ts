@@ -72,17 +72,27 @@ async function resolveTarget(s: Services, req: { jid?: string; type?: string; ta
     return { type: job.type, jid: job.jid, ref: { jid: job.jid, pid: job.pid, details: JSON.parse(job.details) as Record<string, unknown> } };
   }
   const type = req.type!;
+  // Only a process is named by its PID; every other runtime names a container, whose id may be all digits.
+  if (type !== 'process') {
+    const byContainer = s.store ? await jobOfContainer(s, type, req.target!) : undefined;
+    if (byContainer) return { type, jid: byContainer.jid, ref: { jid: byContainer.jid, pid: byContainer.pid, details: JSON.parse(byContainer.details) as Record<string, unknown> } };
+    return { type, ref: { jid: '', pid: 0, details: { target: req.target } } };
+  }
   const pid = Number(req.target);
-  if (type === 'process' && (!Number.isInteger(pid) || pid <= 0)) {
+  if (!/^\d+$/.test(req.target!) || !Number.isSafeInteger(pid) || pid <= 0) {
     throw new CedanaError(ErrorCode.InvalidArgument, `'${req.target}' is not a PID`, { hint: 'cedana dump process <PID>' });
   }
   // A bare PID that belongs to a job is dumped as that job, so the checkpoint is recorded on it.
-  const job = s.store && Number.isInteger(pid) ? await s.store.findJobByPid(pid, s.host) : undefined;
+  const job = s.store ? await s.store.findJobByPid(pid, s.host) : undefined;
   if (job && job.type === type) return { type, jid: job.jid, ref: { jid: job.jid, pid, details: JSON.parse(job.details) as Record<string, unknown> } };
-  // Likewise a container id that belongs to a running job of that type (container runtimes record `details.id`).
-  const byContainer = s.store && !Number.isInteger(pid) ? await jobOfContainer(s, type, req.target!) : undefined;
-  if (byContainer) return { type, jid: byContainer.jid, ref: { jid: byContainer.jid, pid: byContainer.pid, details: JSON.parse(byContainer.details) as Record<string, unknown> } };
-  return { type, ref: { jid: '', pid: Number.isInteger(pid) ? pid : 0, details: { target: req.target } } };
+  return { type, ref: { jid: '', pid, details: { target: req.target } } };
+}
+
+/** What names a target in a default checkpoint name: its job, else its PID or container id. */
+function targetLabel(t: Target): string {
+  if (t.jid) return t.jid;
+  const id = typeof t.ref.details.target === 'string' ? t.ref.details.target : String(t.ref.pid);
+  return t.type === 'process' ? String(t.ref.pid) : id.replace(/[^\w.+-]/g, '_');
 }
 
 /** The running job of `type` on this host whose container id is `id`, if any. */
@@ -172,7 +182,7 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
   const compression = req.compression ?? s.config.checkpoint.compression;
   const dir = req.dir ?? s.config.checkpoint.dir;
   const now = Date.now();
-  const defaultName = `dump-${target.type}-${target.jid ?? target.ref.pid}-${Math.floor(now / 1000)}`;
+  const defaultName = `dump-${target.type}-${targetLabel(target)}-${Math.floor(now / 1000)}`;
   const streams = req.streams ?? s.config.checkpoint.streams;
   const criu: CriuOptions = {
     leaveRunning: req.leaveRunning || s.config.criu.leave_running,
@@ -251,7 +261,7 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
       if (processStopped) await s.store.updateJob(target.jid, { released: 1 });
     }
     await gpu?.record(s, target.jid);
-    s.logger.info(`dumped ${target.jid ? `job ${target.jid}` : `PID ${target.ref.pid}`}`, { path: dest.url, size });
+    s.logger.info(`dumped ${target.jid ? `job ${target.jid}` : target.type === 'process' ? `PID ${target.ref.pid}` : `${target.type} ${targetLabel(target)}`}`, { path: dest.url, size });
     progress?.finish();
     return { ...ckpt, jid: ckpt.jid ?? '' };
   } catch (err) {

@@ -288,5 +288,6 @@ export async function restoreForeground(s: Services, input: RestoreRequest, sink
   const { started } = await restoreWith(s, req, true, reporterFor(sink));
   started.pagesIn?.catch((err: Error) => s.logger.error(err.message, { pid: started.pid }));
   if (!started.exited) throw new CedanaError(ErrorCode.Unsupported, 'this runtime cannot restore in the foreground');
+  await writePidFile(req.pidFile, started.pid);
   return started.exited;
 }

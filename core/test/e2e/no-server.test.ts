@@ -60,7 +60,8 @@ describe('e2e: --no-server', function () {
     const tmp = join(env.dir, 'tmp');
     mkdirSync(tmp);
 
-    const cli = spawn(process.execPath, [CLI, 'restore', 'process', '--path', path, '--no-server'], {
+    const pidFile = join(env.dir, 'restored.pid');
+    const cli = spawn(process.execPath, [CLI, 'restore', 'process', '--path', path, '--no-server', '--pid-file', pidFile], {
       env: { ...env.env, TMPDIR: tmp },
       cwd: env.dir,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,6 +75,8 @@ describe('e2e: --no-server', function () {
     await waitFor(() => lastNumber(log) > atDump || cli.exitCode !== null, 10_000, 'the restored counter to count');
     assert.equal(cli.exitCode, null, `the CLI exited ${cli.exitCode} before the process ended: ${output}`);
     assert.equal(parentOf(pid), cli.pid, 'the restored process is not a child of the CLI');
+    await waitFor(() => existsSync(pidFile), 5_000, '--pid-file written');
+    assert.equal(readFileSync(pidFile, 'utf8').trim(), String(pid), '--pid-file holds the restored PID');
     assert.equal(await exited, 42, `restore exited with another code than the process's: ${output}`);
     assert.ok(!isAlive(pid), `PID ${pid} still runs after the CLI returned`);
     const nums = assertCounts(log);

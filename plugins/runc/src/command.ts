@@ -12,10 +12,13 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Runs `bin args…` to its end, collecting stdout and stderr unless `stdio` says otherwise. Rejects only when it cannot start. */
-export function runCommand(bin: string, args: string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe']): Promise<CommandResult> {
+/**
+ * Runs `bin args…` to its end, collecting stdout and stderr unless `stdio` says otherwise, with `env` added to
+ * this process's environment. Rejects only when it cannot start.
+ */
+export function runCommand(bin: string, args: string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe'], env: Record<string, string> = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio });
+    const child = spawn(bin, args, { stdio, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -20,6 +20,8 @@ export const RuncOptions = z
     id: ContainerId.optional(),
     /** every operation: runc's state directory (default config runc.root). */
     root: z.string().min(1).optional(),
+    /** run --no-server: start the container detached (`runc run --detach`) and return once it runs. */
+    detach: z.boolean().optional(),
   })
   .strict();
 export type RuncOptions = z.infer<typeof RuncOptions>;

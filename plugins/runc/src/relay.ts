@@ -14,17 +14,23 @@ import { closeSync, openSync } from 'node:fs';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import type { CommandResult } from './command';
 
-/** Where the container's stdio goes: a log file, or the descriptors of an attachable job. */
-export type StdioTarget = { logPath: string } | { stdio: { stdin: number; stdout: number; stderr: number } };
+/**
+ * Where the container's stdio goes: a log file, or the descriptors of an attachable job. `direct` names slots
+ * (0, 1, 2) that get a descriptor of their own instead of a relay: the host files of a container restored with
+ * its stdio outside it (external.ts).
+ */
+export type StdioTarget = ({ logPath: string } | { stdio: { stdin: number; stdout: number; stderr: number } }) & { direct?: Partial<Record<0 | 1 | 2, number>> };
 
-// fds 3 and 4 are where stdout and stderr end up, 5 (when given) where stdin comes from. Then runc replaces bash,
-// keeping only 0, 1 and 2, which are pipes to the relays.
-// Each relay closes the descriptors that are not its own, so that it holds no other stream open.
-const SCRIPT = [
-  'if [ -e /proc/self/fd/5 ]; then exec 0< <(exec cat <&5 3>&- 4>&- 5>&-) 5<&-; fi',
-  'exec 1> >(exec cat >&3 3>&- 4>&-) 2> >(exec cat >&4 3>&- 4>&-) 3>&- 4>&-',
-  'exec "$@"',
-].join('\n');
+// fds 3 and 4 are where stdout and stderr end up, 5 (when given) where stdin comes from, 6, 7 and 8 the direct
+// descriptors of slots 0, 1 and 2. Then runc replaces bash, keeping only 0, 1 and 2: pipes to the relays, or the
+// direct descriptors. Each relay closes the descriptors that are not its own, so that it holds no other stream open.
+const CLOSE = '3>&- 4>&- 5>&- 6>&- 7>&- 8>&-';
+function script(direct: Partial<Record<0 | 1 | 2, number>>): string {
+  const stdin = direct[0] !== undefined ? 'exec 0<&6' : `if [ -e /proc/self/fd/5 ]; then exec 0< <(exec cat <&5 ${CLOSE}); fi`;
+  const stdout = direct[1] !== undefined ? 'exec 1>&7' : `exec 1> >(exec cat >&3 ${CLOSE})`;
+  const stderr = direct[2] !== undefined ? 'exec 2>&8' : `exec 2> >(exec cat >&4 ${CLOSE})`;
+  return [stdin, stdout, stderr, `exec ${CLOSE}`, 'exec "$@"'].join('\n');
+}
 
 /** Opens the log for appending; the caller closes the fd. */
 function openLog(logPath: string): number {
@@ -35,13 +41,15 @@ function openLog(logPath: string): number {
   }
 }
 
-/** Runs `bin args…` (runc run -d or runc restore -d) with its stdio through relays to `target`. */
-export async function runWithRelays(bin: string, args: string[], target: StdioTarget): Promise<CommandResult> {
+/** Runs `bin args…` (runc run -d or runc restore -d) with its stdio through relays to `target`, and `env` added. */
+export async function runWithRelays(bin: string, args: string[], target: StdioTarget, env: Record<string, string> = {}): Promise<CommandResult> {
   const logFd = 'logPath' in target ? openLog(target.logPath) : undefined;
-  const fds = 'stdio' in target ? [target.stdio.stdout, target.stdio.stderr, target.stdio.stdin] : [logFd!, logFd!];
+  const direct = target.direct ?? {};
+  const base: (number | 'ignore')[] = 'stdio' in target ? [target.stdio.stdout, target.stdio.stderr, target.stdio.stdin] : [logFd!, logFd!, 'ignore'];
+  const fds: (number | 'ignore')[] = [...base, direct[0] ?? 'ignore', direct[1] ?? 'ignore', direct[2] ?? 'ignore'];
   try {
     return await new Promise<CommandResult>((resolve, reject) => {
-      const child = spawn('bash', ['-c', SCRIPT, 'cedana-runc', bin, ...args], { stdio: ['ignore', 'ignore', 'ignore', ...fds], detached: true });
+      const child = spawn('bash', ['-c', script(direct), 'cedana-runc', bin, ...args], { stdio: ['ignore', 'ignore', 'ignore', ...fds], detached: true, env: { ...process.env, ...env } });
       child.once('error', reject);
       child.once('close', (code, signal) => resolve({ code, signal, stdout: '', stderr: '' }));
     });

@@ -55,14 +55,15 @@ export class Runc {
   /**
    * Runs `runc <args>` with a private work directory for its log; returns the result and that log's text.
    * With `stdio`, runc's stdio (which run -d and restore -d hand to the container) goes through relays there.
+   * `env` is added to runc's environment (which CRIU inherits).
    */
-  async call(args: string[], stdio?: StdioTarget): Promise<{ result: CommandResult; log: string; workDir: string }> {
+  async call(args: string[], stdio?: StdioTarget, env: Record<string, string> = {}): Promise<{ result: CommandResult; log: string; workDir: string }> {
     const workDir = await mkdtemp(join(this.t.tmpDir, 'cedana-runc-'));
     const logFile = join(workDir, 'runc.log');
     let result: CommandResult;
     try {
       const all = [...this.globalArgs(logFile), ...args];
-      result = stdio ? await runWithRelays(this.t.binary, all, stdio) : await runCommand(this.t.binary, all);
+      result = stdio ? await runWithRelays(this.t.binary, all, stdio, env) : await runCommand(this.t.binary, all, undefined, env);
     } catch (err) {
       await rm(workDir, { recursive: true, force: true });
       throw new CedanaError(ErrorCode.Unavailable, `cannot run runc at ${this.t.binary}: ${(err as Error).message}`, {
@@ -108,10 +109,10 @@ export class Runc {
 
   /**
    * `runc checkpoint` or `runc restore` with CRIU's work files in `criuWorkDir`. On failure the CRIU log is kept
-   * in the temp dir and the error quotes CRIU's reason.
+   * in the temp dir and the error quotes CRIU's reason. `env` goes to runc and CRIU (a CRIU config file, say).
    */
-  async criuAction(action: 'checkpoint' | 'restore', args: string[], criuWorkDir: string, stdio?: StdioTarget): Promise<void> {
-    const { result, log, workDir } = await this.call([action, '--work-path', criuWorkDir, ...args], stdio);
+  async criuAction(action: 'checkpoint' | 'restore', args: string[], criuWorkDir: string, stdio?: StdioTarget, env: Record<string, string> = {}): Promise<void> {
+    const { result, log, workDir } = await this.call([action, '--work-path', criuWorkDir, ...args], stdio, env);
     await rm(workDir, { recursive: true, force: true });
     if (result.code === 0) return;
     const criuLog = join(criuWorkDir, action === 'checkpoint' ? 'dump.log' : 'restore.log');

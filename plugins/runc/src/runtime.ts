@@ -23,6 +23,7 @@ import {
   type StartedJob,
 } from '@cedana-ts/sdk';
 import { cmdlineOf, runCommand } from './command';
+import { criuConfigEnv, externalStdio, externalStdioOf, type ExternalStdio } from './external';
 import { absoluteDir, containerId, RuncOptions } from './options';
 import type { StdioTarget } from './relay';
 import { criuFlags, Runc, type RuncTarget } from './runc';
@@ -42,9 +43,30 @@ async function requireBundle(bundle: string): Promise<void> {
 function attachableFifos(details: Record<string, unknown>): { stdin: number; stdout: number; stderr: number } | undefined {
   const dir = (details.io as { dir?: unknown } | undefined)?.dir;
   if (typeof dir !== 'string') return undefined;
-  // As at run: stdin read-only (the daemon holds its writer open), stdout and stderr read-write.
+  // As at run: stdin read-only, stdout and stderr read-write.
   const open = (name: string, flags: number) => openSync(join(dir, name), flags);
-  return { stdin: open('stdin', constants.O_RDONLY), stdout: open('stdout', constants.O_RDWR), stderr: open('stderr', constants.O_RDWR) };
+  // Opening a FIFO read-only blocks (the whole daemon: openSync) until it has a writer, and an attacher whose input
+  // ended (`run --attach` from a script, stdin /dev/null) left none. A read-write end held meanwhile is one.
+  const writer = open('stdin', constants.O_RDWR);
+  try {
+    return { stdin: open('stdin', constants.O_RDONLY), stdout: open('stdout', constants.O_RDWR), stderr: open('stderr', constants.O_RDWR) };
+  } finally {
+    closeSync(writer);
+  }
+}
+
+/** Opens the host files a container's stdio went to, for its restore; the caller closes them. */
+function openExternal(files: ExternalStdio[]): Partial<Record<0 | 1 | 2, number>> {
+  const out: Partial<Record<0 | 1 | 2, number>> = {};
+  try {
+    for (const f of files) out[f.fd] = openSync(f.path, f.fd === 0 ? constants.O_RDONLY : constants.O_WRONLY | constants.O_APPEND);
+  } catch (err) {
+    for (const fd of Object.values(out)) closeSync(fd);
+    throw new CedanaError(ErrorCode.FailedPrecondition, `cannot reopen ${(err as { path?: string }).path ?? 'a file'} that the container's stdio went to: ${(err as Error).message}`, {
+      hint: 'the checkpointed container wrote to that host file; put it back where it was',
+    });
+  }
+  return out;
 }
 
 function str(v: unknown): string | undefined {
@@ -71,13 +93,13 @@ export class RuncRuntime implements Runtime {
   }
 
   /** Runs `runc <action>` detached with the container's stdio going to `target`; returns the init PID. */
-  private async startDetached(runc: Runc, action: 'run' | 'restore', args: string[], target: StdioTarget, criuWork?: string): Promise<number> {
+  private async startDetached(runc: Runc, action: 'run' | 'restore', args: string[], target: StdioTarget, criuWork?: string, env: Record<string, string> = {}): Promise<number> {
     const scratch = await mkdtemp(join(this.ctx.settings.tmpDir, 'cedana-runc-pid-'));
     const pidFile = join(scratch, 'pid');
     try {
       const all = ['--detach', '--pid-file', pidFile, ...args];
       if (action === 'run') await runc.must(['run', ...all], ErrorCode.FailedPrecondition, 'runc run', target);
-      else await runc.criuAction('restore', all, criuWork!, target);
+      else await runc.criuAction('restore', all, criuWork!, target, env);
       return Number((await readFile(pidFile, 'utf8')).trim());
     } finally {
       await rm(scratch, { recursive: true, force: true });
@@ -92,6 +114,11 @@ export class RuncRuntime implements Runtime {
     const id = o.id ?? spec.jid;
     const runc = this.runc(o.root);
     if (await runc.state(id)) throw new CedanaError(ErrorCode.AlreadyExists, `runc container '${id}' exists already`, { hint: 'choose another --id' });
+    if (spec.foreground && o.detach) {
+      // As `runc run --detach`: the container keeps this command's stdio and outlives it; the command ends at once.
+      const pid = await this.startDetached(runc, 'run', ['--bundle', bundle, id], { stdio: { stdin: 0, stdout: 1, stderr: 2 }, direct: { 0: 0, 1: 1, 2: 2 } });
+      return { pid, details: { id, root: runc.t.root, bundle }, exited: Promise.resolve({ code: 0, signal: null }) };
+    }
     if (spec.foreground) {
       const exited = runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, 'run', '--bundle', bundle, id], 'inherit').then(
         (r): ExitStatus => ({ code: r.code, signal: r.signal }),
@@ -120,15 +147,25 @@ export class RuncRuntime implements Runtime {
     const runc = this.runc(o.root ?? str(d.root));
     const state = await runc.running(containerId(id));
     const criuWork = await mkdtemp(join(this.ctx.settings.tmpDir, 'cedana-runc-dump-'));
+    // Stdio that goes to host files outside the container (a container started by hand) is dumped as external.
+    const external = await externalStdio(state.pid);
     try {
       const args = ['--image-path', spec.imagesDir, ...criuFlags(spec.criu, 'checkpoint'), id];
-      this.ctx.logger.debug('runc checkpoint', { id, args });
-      await runc.criuAction('checkpoint', args, criuWork);
+      this.ctx.logger.debug('runc checkpoint', { id, args, external });
+      await runc.criuAction('checkpoint', args, criuWork, undefined, await criuConfigEnv(criuWork, external, 'checkpoint'));
     } finally {
       await rm(criuWork, { recursive: true, force: true });
     }
     // `io` (the FIFOs of an attachable job, recorded by the core) travels with the checkpoint: the restore reopens them.
-    const details = { ...(d.io ? { io: d.io } : {}), id, root: runc.t.root, bundle: state.bundle, log: str(d.log) ?? '', cmdline: Array.isArray(d.cmdline) ? d.cmdline : [] };
+    const details = {
+      ...(d.io ? { io: d.io } : {}),
+      ...(external.length > 0 ? { externalStdio: external } : {}),
+      id,
+      root: runc.t.root,
+      bundle: state.bundle,
+      log: str(d.log) ?? '',
+      cmdline: Array.isArray(d.cmdline) ? d.cmdline : [],
+    };
     return { criu: spec.criu, details };
   }
 
@@ -147,19 +184,26 @@ export class RuncRuntime implements Runtime {
     const log = str(d.log) ?? '';
     const args = ['--image-path', spec.imagesDir, '--bundle', bundle, ...criuFlags(spec.criu, 'restore'), id];
     const criuWork = await mkdtemp(join(this.ctx.settings.tmpDir, 'cedana-runc-restore-'));
+    // Host files the container's stdio went to are handed back in the same stdio slots (external.ts).
+    const external = externalStdioOf(d);
     try {
+      const env = await criuConfigEnv(criuWork, external, 'restore');
       if (spec.foreground) {
-        const r = await runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, 'restore', '--work-path', criuWork, ...args], 'inherit');
+        // In the foreground the container takes this command's own stdio, in those slots too.
+        const r = await runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, 'restore', '--work-path', criuWork, ...args], 'inherit', env);
         return { pid: process.pid, details: { id, root: runc.t.root, bundle }, exited: Promise.resolve({ code: r.code, signal: r.signal }) };
       }
       const fifos = attachableFifos(d);
+      const direct = openExternal(external);
       try {
-        const pid = await this.startDetached(runc, 'restore', args, fifos ? { stdio: fifos } : { logPath: log }, criuWork);
+        const target: StdioTarget = fifos ? { stdio: fifos, direct } : { logPath: log, direct };
+        const pid = await this.startDetached(runc, 'restore', args, target, criuWork, env);
         this.ctx.logger.debug('runc container restored', { id, pid });
         const details = { ...(d.io ? { io: d.io } : {}), ...(await this.details(id, runc.t.root, bundle, pid, log)) };
         return { pid, details, exited: this.ctx.children.watch(pid) };
       } finally {
         if (fifos) for (const fd of [fifos.stdin, fifos.stdout, fifos.stderr]) closeSync(fd);
+        for (const fd of Object.values(direct)) closeSync(fd);
       }
     } finally {
       await rm(criuWork, { recursive: true, force: true });
