@@ -11,6 +11,7 @@ import { loadConfig } from '../config/load';
 import { ConfigSchema, listenAddress, type Config } from '../config/schema';
 import { validate } from '../pipeline/validate';
 import { createLogger } from '../logger';
+import { clientCredentials } from '../security/tls';
 
 /** The global flags, declared on every command. */
 export const GLOBAL_FLAGS = ['config', 'config-dir', 'address', 'protocol'] as const;
@@ -43,7 +44,7 @@ export function daemonFrom(argv: GlobalArgs): Daemon {
       }
     }
   }
-  return connectDaemon({ address, protocol: cfg.protocol });
+  return connectDaemon({ address, protocol: cfg.protocol, credentials: clientCredentials(cfg) });
 }
 
 /** The services wired in this process, for `--no-server`. */

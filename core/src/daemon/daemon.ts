@@ -2,16 +2,17 @@
  * `cedana daemon start`: wires the services, serves the API on a root-only unix socket, and stops cleanly on
  * SIGTERM/SIGINT, removing the socket. Managed jobs keep running when the daemon stops.
  */
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { CedanaError, ErrorCode, type Logger } from '@cedana-ts/sdk';
 import { wireServices } from '../bootstrap';
 import { listenAddress, type Config } from '../config/schema';
 import { DaemonService } from '../generated/daemon';
 import { handlers } from '../server/handlers';
 import { reconcileJobs } from '../pipeline/reconcile';
+import { serverCredentials } from '../security/tls';
 
 /** True when something answers on the unix socket at `path`. */
 function socketInUse(path: string): Promise<boolean> {
@@ -25,6 +26,20 @@ function socketInUse(path: string): Promise<boolean> {
   });
 }
 
+/**
+ * Clears the way for the socket: only a socket nobody answers on (left by a daemon that died) is removed. A live
+ * daemon's socket, or anything that is not a socket (a file someone cares about), is refused.
+ */
+async function removeStaleSocket(address: string): Promise<void> {
+  const st = lstatSync(address, { throwIfNoEntry: false });
+  if (!st) return;
+  if (!st.isSocket()) {
+    throw new CedanaError(ErrorCode.AlreadyExists, `${address} exists and is not a socket`, { hint: 'remove it yourself, or choose another --address' });
+  }
+  if (await socketInUse(address)) throw new CedanaError(ErrorCode.AlreadyExists, `a daemon is already listening on ${address}`, { hint: 'stop it first, or choose another --address' });
+  unlinkSync(address);
+}
+
 export interface RunningDaemon {
   address: string;
   stop(): Promise<void>;
@@ -34,11 +49,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
   if (process.getuid?.() !== 0) throw new CedanaError(ErrorCode.PermissionDenied, 'the daemon must run as root', { hint: 'run it with sudo' });
   const address = listenAddress(config);
   const isUnix = config.protocol === 'unix';
+  // Before anything else: tcp without TLS client authentication is refused here.
+  const creds = serverCredentials(config);
   if (isUnix) {
-    if (existsSync(address)) {
-      if (await socketInUse(address)) throw new CedanaError(ErrorCode.AlreadyExists, `a daemon is already listening on ${address}`, { hint: 'stop it first, or choose another --address' });
-      unlinkSync(address);
-    }
+    await removeStaleSocket(address);
     mkdirSync(dirname(address), { recursive: true });
   }
   const wired = await wireServices(config, logger, { daemon: true });
@@ -49,7 +63,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
   const oldMask = process.umask(0o177); // the socket is created 0600: root only
   try {
     await new Promise<void>((resolve, reject) =>
-      server.bindAsync(target, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+      server.bindAsync(target, creds, (err) => (err ? reject(err) : resolve())),
     );
   } catch (err) {
     await wired.close();

@@ -1,22 +1,29 @@
 /**
  * The job database: jobs and their checkpoints in SQLite, through kysely.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { ensurePrivateFile, ensureStateDir } from '../security/private-files';
 import { migrationProvider } from './migrations';
 import type { CheckpointRow, Database, JobRow, JobUpdate, NewCheckpoint, NewJob } from './tables';
 
 export class JobStore {
   private constructor(private readonly db: Kysely<Database>) {}
 
-  /** Opens (creating if needed) the database at `path` and brings its schema up to date. */
+  /**
+   * Opens (creating if needed) the database at `path` and brings its schema up to date. Its directory must be
+   * root's (or a sticky shared one like /tmp), and the file and its WAL companions root's own regular files,
+   * 0600, never symlinks (security/private-files.ts): a database planted by another user is refused.
+   */
   static async open(path: string): Promise<JobStore> {
     let sqlite: SQLite.Database | undefined;
     try {
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      if (path !== ':memory:') {
+        ensureStateDir(dirname(path));
+        for (const f of [path, `${path}-wal`, `${path}-shm`]) ensurePrivateFile(f);
+      }
       sqlite = new SQLite(path);
       // The first statement reads the file: a file that is no database fails here, not in the constructor.
       sqlite.pragma('journal_mode = WAL');
@@ -24,7 +31,8 @@ export class JobStore {
       sqlite.pragma('busy_timeout = 5000');
     } catch (err) {
       sqlite?.close();
-      throw new CedanaError(ErrorCode.Unavailable, `cannot open job database ${path}: ${(err as Error).message}`, { hint: 'check db.path' });
+      const hint = err instanceof CedanaError && err.hint ? err.hint : 'check db.path';
+      throw new CedanaError(ErrorCode.Unavailable, `cannot open job database ${path}: ${(err as Error).message}`, { hint });
     }
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();

@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { openLogFile, type OpenLog } from '@cedana-ts/sdk';
 import type { CommandResult } from './command';
 
 /** Where the container's stdio goes: a log file, or the descriptors of an attachable job. */
@@ -26,19 +26,17 @@ const SCRIPT = [
   'exec "$@"',
 ].join('\n');
 
-/** Opens the log for appending; the caller closes the fd. */
-function openLog(logPath: string): number {
-  try {
-    return openSync(logPath || '/dev/null', 'a', 0o600);
-  } catch (err) {
-    throw new CedanaError(ErrorCode.InvalidArgument, `cannot open log ${logPath}: ${(err as Error).message}`, { hint: 'choose another --log' });
-  }
+/** Opens the log for appending (no log: /dev/null); the caller closes it. */
+async function openLog(logPath: string): Promise<OpenLog> {
+  if (logPath) return openLogFile(logPath);
+  const fd = openSync('/dev/null', 'a');
+  return { fd, close: async () => closeSync(fd) };
 }
 
 /** Runs `bin args…` (runc run -d or runc restore -d) with its stdio through relays to `target`. */
 export async function runWithRelays(bin: string, args: string[], target: StdioTarget): Promise<CommandResult> {
-  const logFd = 'logPath' in target ? openLog(target.logPath) : undefined;
-  const fds = 'stdio' in target ? [target.stdio.stdout, target.stdio.stderr, target.stdio.stdin] : [logFd!, logFd!];
+  const log = 'logPath' in target ? await openLog(target.logPath) : undefined;
+  const fds = 'stdio' in target ? [target.stdio.stdout, target.stdio.stderr, target.stdio.stdin] : [log!.fd, log!.fd];
   try {
     return await new Promise<CommandResult>((resolve, reject) => {
       const child = spawn('bash', ['-c', SCRIPT, 'cedana-runc', bin, ...args], { stdio: ['ignore', 'ignore', 'ignore', ...fds], detached: true });
@@ -46,6 +44,6 @@ export async function runWithRelays(bin: string, args: string[], target: StdioTa
       child.once('close', (code, signal) => resolve({ code, signal, stdout: '', stderr: '' }));
     });
   } finally {
-    if (logFd !== undefined) closeSync(logFd);
+    await log?.close();
   }
 }
