@@ -44,6 +44,9 @@ export function daemonFrom(argv: GlobalArgs): Daemon {
       }
     }
   }
+  // Node warns (DEP0123) when TLS is given an IP address as server name, as grpc-js does for `IP:port`: the
+  // certificate is still checked against the address; the warning is noise on a command's stderr.
+  if (cfg.protocol === 'tcp') process.noDeprecation = true;
   return connectDaemon({ address, protocol: cfg.protocol, credentials: clientCredentials(cfg) });
 }
 
