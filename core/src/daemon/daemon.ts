@@ -13,6 +13,9 @@ import { DaemonService } from '../generated/daemon';
 import { handlers } from '../server/handlers';
 import { reconcileJobs } from '../pipeline/reconcile';
 import { serverCredentials } from '../security/tls';
+import { localPath } from '../storage/local';
+import { schemeOf } from '../storage/registry';
+import { cleanScratch } from './scratch-cleaner';
 
 /** True when something answers on the unix socket at `path`. */
 function socketInUse(path: string): Promise<boolean> {
@@ -57,6 +60,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
   }
   const wired = await wireServices(config, logger, { daemon: true });
   await reconcileJobs(wired.services);
+  const ckptDir = config.checkpoint.dir;
+  await cleanScratch(schemeOf(ckptDir) === 'file' ? [localPath(ckptDir)] : [], logger);
   const server = new Server();
   server.addService(DaemonService, handlers(wired.services));
   const target = isUnix ? `unix:${address}` : address;

@@ -86,3 +86,16 @@ export function checkOwnFifo(path: string): void {
   if (!st.isFIFO()) refuse(path, 'it is not a FIFO', 'remove it');
   if (st.uid !== uid()) refuse(path, `it is owned by uid ${st.uid}`, 'remove it: it was not created by the daemon');
 }
+
+/** Narrows a tree this process wrote (an image directory: process memory) to files 0600 and directories 0700. */
+export async function restrictTree(path: string): Promise<void> {
+  const { chmod, lstat, readdir } = await import('node:fs/promises');
+  const st = await lstat(path);
+  if (st.isSymbolicLink()) return;
+  if (st.isDirectory()) {
+    await chmod(path, 0o700);
+    for (const e of await readdir(path)) await restrictTree(`${path}/${e}`);
+  } else if ((st.mode & 0o077) !== 0) {
+    await chmod(path, st.mode & 0o700);
+  }
+}
