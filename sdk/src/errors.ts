@@ -76,9 +76,24 @@ export class PluginSkipped extends CedanaError {
   }
 }
 
+/** What a raw file-system error (errno code) means for the user, and what to do: message and hint from the path. */
+const errnoMeaning: Record<string, { code: ErrorCode; what: (p: string) => string; hint: string }> = {
+  EACCES: { code: ErrorCode.PermissionDenied, what: (p) => `permission denied on ${p}`, hint: 'check its owner and mode (the daemon runs as root: a root-squashed mount refuses it too)' },
+  EPERM: { code: ErrorCode.PermissionDenied, what: (p) => `operation not permitted on ${p}`, hint: 'check its owner, mode and attributes' },
+  ENOENT: { code: ErrorCode.NotFound, what: (p) => `${p} does not exist`, hint: 'check the path' },
+  EISDIR: { code: ErrorCode.InvalidArgument, what: (p) => `${p} is a directory`, hint: 'give the path of a file' },
+  ENOTDIR: { code: ErrorCode.InvalidArgument, what: (p) => `a part of ${p} is not a directory`, hint: 'check the path' },
+  EROFS: { code: ErrorCode.PermissionDenied, what: (p) => `${p} is on a read-only file system`, hint: 'choose a writable directory' },
+  ENOSPC: { code: ErrorCode.Unavailable, what: (p) => `no space left on the device of ${p}`, hint: 'free some space, or choose another directory' },
+  ELOOP: { code: ErrorCode.PermissionDenied, what: (p) => `${p} is a symbolic link, which is not followed there`, hint: 'use the real path' },
+};
+
 /** Wraps anything thrown into a CedanaError, keeping codes that are already there. */
 export function toCedanaError(err: unknown): CedanaError {
   if (err instanceof CedanaError) return err;
+  const sys = err as { code?: unknown; path?: unknown; dest?: unknown } | null;
+  const meaning = sys && typeof sys.code === 'string' && typeof sys.path === 'string' ? errnoMeaning[sys.code] : undefined;
+  if (meaning) return new CedanaError(meaning.code, meaning.what(sys!.path as string), { hint: meaning.hint, cause: err });
   if (err && typeof err === 'object' && isErrorCode((err as { code?: unknown }).code)) {
     const e = err as { code: ErrorCode; message?: string; hint?: string };
     return new CedanaError(e.code, e.message ?? String(err), { hint: e.hint, cause: err });

@@ -13,3 +13,4 @@ export * from './gpu';
 export * from './streamer';
 export * from './plugin';
 export * from './requests';
+export * from './log-file';

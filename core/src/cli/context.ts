@@ -11,6 +11,7 @@ import { loadConfig } from '../config/load';
 import { ConfigSchema, listenAddress, type Config } from '../config/schema';
 import { validate } from '../pipeline/validate';
 import { createLogger } from '../logger';
+import { clientCredentials } from '../security/tls';
 
 /** The global flags, declared on every command. */
 export const GLOBAL_FLAGS = ['config', 'config-dir', 'address', 'protocol'] as const;
@@ -43,7 +44,10 @@ export function daemonFrom(argv: GlobalArgs): Daemon {
       }
     }
   }
-  return connectDaemon({ address, protocol: cfg.protocol });
+  // Node warns (DEP0123) when TLS is given an IP address as server name, as grpc-js does for `IP:port`: the
+  // certificate is still checked against the address; the warning is noise on a command's stderr.
+  if (cfg.protocol === 'tcp') process.noDeprecation = true;
+  return connectDaemon({ address, protocol: cfg.protocol, credentials: clientCredentials(cfg) });
 }
 
 /** The services wired in this process, for `--no-server`. */

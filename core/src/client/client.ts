@@ -2,7 +2,7 @@
  * The daemon's client, as the CLI uses it: promise-returning calls whose failures are CedanaErrors.
  */
 import { existsSync } from 'node:fs';
-import { credentials, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type ChannelCredentials, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import * as api from '../generated/daemon';
 import { DaemonClient } from '../generated/daemon';
@@ -61,6 +61,8 @@ export interface Daemon {
 export interface ClientOptions {
   address: string;
   protocol: 'unix' | 'tcp';
+  /** TLS for tcp (security/tls.ts); insecure by default, which only the root-only unix socket should use. */
+  credentials?: ChannelCredentials;
 }
 
 /** Connects to the daemon; fails at once, with how to start it, when its socket is not there. */
@@ -71,7 +73,7 @@ export function connectDaemon(opts: ClientOptions): Daemon {
     });
   }
   const target = opts.protocol === 'unix' ? `unix:${opts.address}` : opts.address;
-  const client = new DaemonClient(target, credentials.createInsecure(), {
+  const client = new DaemonClient(target, opts.credentials ?? credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
   });
   const call =

@@ -15,6 +15,13 @@ export const ConfigSchema = z.strictObject({
     .transform((s) => s.toLowerCase())
     .pipe(z.enum(['unix', 'tcp'], { error: (i) => `unknown protocol '${String(i.input)}' (use unix or tcp)` }))
     .default('unix'),
+  /**
+   * TLS for `protocol: tcp` (required there): PEM files. The daemon serves `cert`/`key` and accepts only clients
+   * whose certificate `ca` signed; the CLI presents its own `cert`/`key` and trusts a daemon that `ca` signed.
+   */
+  tls: z
+    .strictObject({ ca: z.string().default(''), cert: z.string().default(''), key: z.string().default('') })
+    .prefault({}),
   log_level: LogLevel.default('info'),
   log_level_no_server: LogLevel.default('warn'),
   checkpoint: z
@@ -28,7 +35,8 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       /** True: the shared PostgreSQL database at `url` (docs/fleet.md); false: the SQLite file at `path`. */
       remote: z.boolean().default(false),
-      path: z.string().min(1).default('/tmp/cedana.db'),
+      /** Its directory also holds the attach FIFOs (`cedana-io/`): root-only (see docs/security.md). */
+      path: z.string().min(1).default('/var/lib/cedana/cedana.db'),
       /** postgres://user:password@host:port/database (also CEDANA_DB_URL); used when `remote` is true. */
       url: z
         .string()
@@ -134,5 +142,5 @@ export const secretFields = new Set(['aws.secret_access_key', 'aws.access_key_id
 /** Where the daemon listens, with the protocol's default filled in. */
 export function listenAddress(cfg: Pick<Config, 'address' | 'protocol'>): string {
   if (cfg.address) return cfg.address;
-  return cfg.protocol === 'tcp' ? '0.0.0.0:8080' : '/run/cedana.sock';
+  return cfg.protocol === 'tcp' ? '127.0.0.1:8080' : '/run/cedana.sock';
 }

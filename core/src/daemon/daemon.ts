@@ -2,10 +2,10 @@
  * `cedana daemon start`: wires the services, serves the API on a root-only unix socket, and stops cleanly on
  * SIGTERM/SIGINT, removing the socket. Managed jobs keep running when the daemon stops.
  */
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { CedanaError, ErrorCode, type Logger } from '@cedana-ts/sdk';
 import { hostname } from 'node:os';
 import { wireServices, type Wired } from '../bootstrap';
@@ -13,6 +13,10 @@ import { listenAddress, type Config } from '../config/schema';
 import { DaemonService } from '../generated/daemon';
 import { handlers } from '../server/handlers';
 import { reconcileJobs } from '../pipeline/reconcile';
+import { serverCredentials } from '../security/tls';
+import { localPath } from '../storage/local';
+import { schemeOf } from '../storage/registry';
+import { cleanScratch } from './scratch-cleaner';
 
 /** True when something answers on the unix socket at `path`. */
 function socketInUse(path: string): Promise<boolean> {
@@ -39,6 +43,20 @@ async function recordHost(wired: Wired, config: Config, listening: string): Prom
   }
 }
 
+/**
+ * Clears the way for the socket: only a socket nobody answers on (left by a daemon that died) is removed. A live
+ * daemon's socket, or anything that is not a socket (a file someone cares about), is refused.
+ */
+async function removeStaleSocket(address: string): Promise<void> {
+  const st = lstatSync(address, { throwIfNoEntry: false });
+  if (!st) return;
+  if (!st.isSocket()) {
+    throw new CedanaError(ErrorCode.AlreadyExists, `${address} exists and is not a socket`, { hint: 'remove it yourself, or choose another --address' });
+  }
+  if (await socketInUse(address)) throw new CedanaError(ErrorCode.AlreadyExists, `a daemon is already listening on ${address}`, { hint: 'stop it first, or choose another --address' });
+  unlinkSync(address);
+}
+
 export interface RunningDaemon {
   address: string;
   stop(): Promise<void>;
@@ -48,22 +66,23 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
   if (process.getuid?.() !== 0) throw new CedanaError(ErrorCode.PermissionDenied, 'the daemon must run as root', { hint: 'run it with sudo' });
   const address = listenAddress(config);
   const isUnix = config.protocol === 'unix';
+  // Before anything else: tcp without TLS client authentication is refused here.
+  const creds = serverCredentials(config);
   if (isUnix) {
-    if (existsSync(address)) {
-      if (await socketInUse(address)) throw new CedanaError(ErrorCode.AlreadyExists, `a daemon is already listening on ${address}`, { hint: 'stop it first, or choose another --address' });
-      unlinkSync(address);
-    }
+    await removeStaleSocket(address);
     mkdirSync(dirname(address), { recursive: true });
   }
   const wired = await wireServices(config, logger, { daemon: true });
   await reconcileJobs(wired.services);
+  const ckptDir = config.checkpoint.dir;
+  await cleanScratch(schemeOf(ckptDir) === 'file' ? [localPath(ckptDir)] : [], logger);
   const server = new Server();
   server.addService(DaemonService, handlers(wired.services));
   const target = isUnix ? `unix:${address}` : address;
   const oldMask = process.umask(0o177); // the socket is created 0600: root only
   try {
     await new Promise<void>((resolve, reject) =>
-      server.bindAsync(target, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+      server.bindAsync(target, creds, (err) => (err ? reject(err) : resolve())),
     );
   } catch (err) {
     await wired.close();

@@ -2,12 +2,12 @@
  * The job database: jobs, their checkpoints, the hosts that share it and where jobs moved, through kysely —
  * in a SQLite file (the default) or in a shared PostgreSQL database (`db.remote`, docs/fleet.md).
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { ensurePrivateFile, ensureStateDir } from '../security/private-files';
 import { migrationProviderFor, type Dialect } from './migrations';
 import { openFailure, queryFailure, redactUrl } from './db-errors';
 import type { CheckpointRow, Database, HostRow, JobMoveRow, JobRow, JobUpdate, NewCheckpoint, NewJob } from './tables';
@@ -41,11 +41,18 @@ export class JobStore {
     return db.remote ? JobStore.openPostgres(db.url) : JobStore.open(db.path);
   }
 
-  /** Opens (creating if needed) the SQLite database at `path` and brings its schema up to date. */
+  /**
+   * Opens (creating if needed) the SQLite database at `path` and brings its schema up to date. Its directory must be
+   * root's (or a sticky shared one like /tmp), and the file and its WAL companions root's own regular files,
+   * 0600, never symlinks (security/private-files.ts): a database planted by another user is refused.
+   */
   static async open(path: string): Promise<JobStore> {
     let sqlite: SQLite.Database | undefined;
     try {
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      if (path !== ':memory:') {
+        ensureStateDir(dirname(path));
+        for (const f of [path, `${path}-wal`, `${path}-shm`]) ensurePrivateFile(f);
+      }
       sqlite = new SQLite(path);
       // The first statement reads the file: a file that is no database fails here, not in the constructor.
       sqlite.pragma('journal_mode = WAL');
@@ -53,7 +60,8 @@ export class JobStore {
       sqlite.pragma('busy_timeout = 5000');
     } catch (err) {
       sqlite?.close();
-      throw new CedanaError(ErrorCode.Unavailable, `cannot open job database ${path}: ${(err as Error).message}`, { hint: 'check db.path' });
+      const hint = err instanceof CedanaError && err.hint ? err.hint : 'check db.path';
+      throw new CedanaError(ErrorCode.Unavailable, `cannot open job database ${path}: ${(err as Error).message}`, { hint });
     }
     return JobStore.migrated(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite', path);
   }

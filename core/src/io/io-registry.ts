@@ -1,20 +1,31 @@
 /**
  * The open I/O of every attachable job in this daemon, by job id.
  */
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { ensurePrivateDir } from '../security/private-files';
 import type { ExitStatus } from '@cedana-ts/sdk';
 import { JobIO } from './job-io';
 
 export class IoRegistry {
   private readonly byJid = new Map<string, JobIO>();
 
-  /** `baseDir/<jid>` holds each job's FIFOs. */
-  constructor(readonly baseDir: string) {}
+  /** `baseDir/<jid>` holds each job's FIFOs; `baseDir` is root's alone (0700), created so when absent. */
+  constructor(readonly baseDir: string) {
+    ensurePrivateDir(baseDir);
+  }
 
   /** New FIFOs for a job about to start. */
   create(jid: string): JobIO {
-    return this.open(jid, join(this.baseDir, jid));
+    this.byJid.get(jid)?.close();
+    this.byJid.delete(jid);
+    ensurePrivateDir(this.baseDir);
+    // A directory left at that name (a job restored under another JID keeps its FIFOs) is never reused.
+    let dir = join(this.baseDir, jid);
+    for (let i = 1; existsSync(dir); i++) dir = join(this.baseDir, `${jid}.${i}`);
+    const io = JobIO.open(dir, true);
+    this.byJid.set(jid, io);
+    return io;
   }
 
   /** Opens the FIFOs at `dir` (a job from before a restart, or one about to be restored) unless open already. */
@@ -53,7 +64,13 @@ export class IoRegistry {
     const path = io?.paths.dir ?? dir;
     io?.releaseStdin();
     io?.close();
-    if (path && ![...this.byJid.values()].some((other) => other.paths.dir === path)) rmSync(path, { recursive: true, force: true });
+    // The recorded path comes from the job database: only a directory of this registry's is ever removed.
+    if (path && this.owns(path) && ![...this.byJid.values()].some((other) => other.paths.dir === path)) rmSync(path, { recursive: true, force: true });
+  }
+
+  /** True when `dir` is a job directory directly under the base directory. */
+  private owns(dir: string): boolean {
+    return dirname(resolve(dir)) === resolve(this.baseDir);
   }
 
   closeAll(): void {

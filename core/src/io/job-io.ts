@@ -9,11 +9,12 @@
  * left, and reports the exit to the attacher. Its stdin is held open for writing by a small process of its own,
  * so that the daemon stopping is not end-of-input for the job (stdin-holder.ts).
  */
-import { closeSync, constants, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { Socket } from 'node:net';
 import { CedanaError, ErrorCode, type ExitStatus } from '@cedana-ts/sdk';
 import { loadLibc } from '../proc/libc';
+import { checkOwnFifo, ensurePrivateDir } from '../security/private-files';
 import { Backlog } from './backlog';
 import { holdStdin, releaseStdin } from './stdin-holder';
 
@@ -54,10 +55,16 @@ export interface Attachment {
   detach(): void;
 }
 
+/** FIFOs are opened without following a symlink: one planted in their place fails with ELOOP instead. */
+const NOFOLLOW = constants.O_NOFOLLOW;
+
+/** Creates a FIFO; mkfifo never follows a symlink, and one that exists already (EEXIST) is refused. */
 function makeFifo(path: string): void {
-  if (existsSync(path)) return;
   if (loadLibc().mkfifo(path, 0o600) !== 0) {
-    throw new CedanaError(ErrorCode.Internal, `cannot create FIFO ${path} (errno ${loadLibc().errno()})`);
+    const errno = loadLibc().errno();
+    throw new CedanaError(errno === 17 ? ErrorCode.PermissionDenied : ErrorCode.Internal, `cannot create FIFO ${path} (${errno === 17 ? 'something is there already' : `errno ${errno}`})`, {
+      hint: 'remove it; the daemon creates the FIFOs of a new job itself',
+    });
   }
 }
 
@@ -74,11 +81,25 @@ export class JobIO {
 
   private constructor(readonly paths: IoPaths) {}
 
-  /** Creates (if needed) and opens the FIFOs of a job. */
-  static open(dir: string): JobIO {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  /**
+   * Opens the FIFOs of a job at `dir`: `fresh` for a job about to start (a new directory, 0700, new FIFOs; an
+   * existing path is refused), else reopening FIFOs the daemon made earlier — checked to be
+   * its own FIFOs in its own private directory (security/private-files.ts).
+   */
+  static open(dir: string, fresh = false): JobIO {
     const io = new JobIO(ioPaths(dir));
-    for (const p of [io.paths.stdin, io.paths.stdout, io.paths.stderr]) makeFifo(p);
+    const fifos = [io.paths.stdin, io.paths.stdout, io.paths.stderr];
+    if (fresh) {
+      mkdirSync(dir, { mode: 0o700 });
+      ensurePrivateDir(dir);
+      for (const p of fifos) makeFifo(p);
+    } else {
+      ensurePrivateDir(dir);
+      for (const p of fifos) {
+        checkOwnFifo(p);
+        if (!lstatSync(p, { throwIfNoEntry: false })) makeFifo(p);
+      }
+    }
     io.openDaemonEnds();
     return io;
   }
@@ -86,8 +107,8 @@ export class JobIO {
   private openDaemonEnds(): void {
     for (const stream of ['stdout', 'stderr'] as const) {
       const path = this.paths[stream];
-      const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-      this.keepers.push(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+      const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | NOFOLLOW);
+      this.keepers.push(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | NOFOLLOW));
       const reader = new Socket({ fd: readFd, readable: true, writable: false });
       reader.on('data', (d: Buffer) => this.deliver(stream, d));
       reader.on('end', () => this.readerEnded());
@@ -98,7 +119,7 @@ export class JobIO {
   }
 
   private openStdinWriter(): void {
-    const fd = openSync(this.paths.stdin, constants.O_RDWR | constants.O_NONBLOCK);
+    const fd = openSync(this.paths.stdin, constants.O_RDWR | constants.O_NONBLOCK | NOFOLLOW);
     this.stdinWriter = new Socket({ fd, readable: false, writable: true });
     this.stdinWriter.on('error', () => undefined);
   }
@@ -116,9 +137,9 @@ export class JobIO {
   /** The job's ends, to hand to the process at start: stdin read-only, stdout/stderr read-write. */
   childFds(): { stdin: number; stdout: number; stderr: number } {
     return {
-      stdin: openSync(this.paths.stdin, constants.O_RDONLY),
-      stdout: openSync(this.paths.stdout, constants.O_RDWR),
-      stderr: openSync(this.paths.stderr, constants.O_RDWR),
+      stdin: openSync(this.paths.stdin, constants.O_RDONLY | NOFOLLOW),
+      stdout: openSync(this.paths.stdout, constants.O_RDWR | NOFOLLOW),
+      stderr: openSync(this.paths.stderr, constants.O_RDWR | NOFOLLOW),
     };
   }
 

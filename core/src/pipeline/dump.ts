@@ -38,6 +38,8 @@ import { openShardedTarget, type ShardedTarget } from './sharded';
 import { readCriuDumpStats } from './criu-stats';
 import { reporterFor, type ProgressSink } from './progress';
 import { watchImages } from './images-progress';
+import { partialPrefix, scratchPrefix } from '../daemon/scratch-cleaner';
+import { restrictTree } from '../security/private-files';
 
 /** Total size of the files under `dir`. */
 async function treeSize(dir: string): Promise<number> {
@@ -141,16 +143,18 @@ interface Where {
 async function openDestination(s: Services, w: Where, name: string): Promise<Opened> {
   // With --streams N the streamer plugin writes N shards in parallel (sharded.ts); otherwise one archive or dir.
   const sharded = w.streams > 0 ? await openShardedTarget(s, w.dir, name, w.compression, w.streams) : undefined;
-  if (sharded) return { sharded, dest: { url: sharded.url, isDir: false }, imagesDir: await mkdtemp(join(tmpdir(), 'cedana-dump-')) };
+  if (sharded) return { sharded, dest: { url: sharded.url, isDir: false }, imagesDir: await mkdtemp(join(tmpdir(), scratchPrefix())) };
   const dest = destination(w.dir, name, w.compression);
   if (dest.isDir) {
     const parent = dirname(dest.url);
-    if (!(await stat(parent).catch(() => null))?.isDirectory()) throw new CedanaError(ErrorCode.NotFound, `directory ${parent} does not exist`, { hint: 'create it or choose another --dir' });
+    const parentStat = await stat(parent).catch(() => null);
+    if (!parentStat) throw new CedanaError(ErrorCode.NotFound, `directory ${parent} does not exist`, { hint: 'create it or choose another --dir' });
+    if (!parentStat.isDirectory()) throw new CedanaError(ErrorCode.InvalidArgument, `${parent} is not a directory`, { hint: 'choose a directory for --dir' });
     if (await stat(dest.url).catch(() => null)) throw new CedanaError(ErrorCode.AlreadyExists, `${dest.url} exists already`, { hint: 'choose another --name' });
-    return { dest, imagesDir: await mkdtemp(join(parent, `.${basename(dest.url)}.partial-`)) };
+    return { dest, imagesDir: await mkdtemp(join(parent, partialPrefix(basename(dest.url)))) };
   }
   const upload = await s.storage.for(dest.url).create(dest.url);
-  return { dest, upload, imagesDir: await mkdtemp(join(tmpdir(), 'cedana-dump-')) };
+  return { dest, upload, imagesDir: await mkdtemp(join(tmpdir(), scratchPrefix())) };
 }
 
 /** Names tried after a default name that is taken: `NAME-1` … `NAME-<this>`. */
@@ -239,6 +243,7 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
       await packDirectory(imagesDir, compression as Exclude<Compression, 'none'>, upload.stream, progress && ((n) => progress.add(n)));
       size = (await upload.commit()).size;
     } else {
+      await restrictTree(imagesDir); // process memory: never readable by other users
       await rename(imagesDir, dest.url);
       size = await treeSize(dest.url);
     }

@@ -1,7 +1,10 @@
 /**
  * Job commands: list, kill, delete, checkpoints.
  */
-import { CedanaError, DeleteRequest, ErrorCode, KillRequest, type JobRef } from '@cedana-ts/sdk';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CedanaError, DeleteRequest, ErrorCode, KillRequest, METADATA_FILE, SHARD_MANIFEST, type JobRef } from '@cedana-ts/sdk';
+import { localPath } from '../storage/local';
 import type { Checkpoint, Job } from '../generated/daemon';
 import type { JobRow } from '../db/tables';
 import { requireJob, requireStore } from './helpers';
@@ -92,6 +95,10 @@ export async function deleteJobs(s: Services, input: { jids?: string[]; all?: bo
  */
 async function deleteCheckpoint(s: Services, path: string): Promise<void> {
   const storage = s.storage.for(path);
+  if (schemeOf(path) === 'file' && !(await isLocalCheckpoint(localPath(path)))) {
+    s.logger.warn(`not deleting ${path}: it is not a checkpoint (a symlink, or a directory without ${METADATA_FILE} or ${SHARD_MANIFEST})`);
+    return;
+  }
   if (schemeOf(path) !== 'file') {
     const under = await storage.list(`${path.replace(/\/+$/, '')}/`).catch((err: CedanaError) => {
       if (err.code === ErrorCode.NotFound) return [];
@@ -100,6 +107,20 @@ async function deleteCheckpoint(s: Services, path: string): Promise<void> {
     for (const o of under) await storage.delete(o.url);
   }
   await storage.delete(path);
+}
+
+/**
+ * True when `path` is something a dump wrote: an archive file, or a directory holding a checkpoint's metadata or
+ * shard manifest. The paths come from the job database, so a recorded path is never trusted to be one: a
+ * symlink, or a directory like /etc, is left alone.
+ */
+async function isLocalCheckpoint(path: string): Promise<boolean> {
+  const st = await lstat(path).catch(() => null);
+  if (!st) return true; // gone already: deleting it is a no-op
+  if (st.isFile()) return true;
+  if (!st.isDirectory()) return false;
+  for (const marker of [METADATA_FILE, SHARD_MANIFEST]) if ((await lstat(join(path, marker)).catch(() => null))?.isFile()) return true;
+  return false;
 }
 
 export async function listCheckpoints(s: Services, jid: string): Promise<Checkpoint[]> {

@@ -10,6 +10,7 @@ import { randomJobName } from './names';
 import type { Services } from './services';
 import { validate } from './validate';
 import { requireGpu } from './gpu';
+import { unmanageableReason } from '../proc/procfs';
 
 const once = <T>(fn: () => Promise<T>): Promise<T> => fn();
 
@@ -37,6 +38,8 @@ export async function manageJob(s: Services, input: ManageRequest): Promise<Job>
   if (req.gpuEnabled) requireGpu(s, 'a GPU job (--gpu-enabled)');
   if (req.jid && (await store.getJob(req.jid))) throw new CedanaError(ErrorCode.AlreadyExists, `job ${req.jid} exists already`, { hint: 'choose another --jid' });
   const started = await (req.upcoming ? waitForTarget : once)(() => runtime.manage({ jid: req.jid ?? '', target: req.target, options }), req.timeoutSeconds, req.target);
+  const refused = await unmanageableReason(started.pid);
+  if (refused) throw new CedanaError(ErrorCode.InvalidArgument, `refusing to manage PID ${started.pid}: ${refused}`, { hint: 'manage the process you mean to checkpoint' });
   const existing = await store.findJobByPid(started.pid, s.host);
   if (existing) {
     const view = await jobView(existing, s.host);

@@ -2,7 +2,7 @@
  * `run`: start a new job with its runtime, and record it only once it has started.
  */
 import { closeSync } from 'node:fs';
-import { RunRequest, CedanaError, ErrorCode, type ExitStatus, type StartedJob } from '@cedana-ts/sdk';
+import { RunRequest, CedanaError, ErrorCode, openLogFile, type ExitStatus, type StartedJob } from '@cedana-ts/sdk';
 import type { Job } from '../generated/daemon';
 import { requireIo, requireStore, runtimeOptions, writePidFile } from './helpers';
 import { jobView } from './job-view';
@@ -32,6 +32,8 @@ export async function runJob(s: Services, input: RunRequest): Promise<Job> {
   if (req.attachable && req.logPath) throw new CedanaError(ErrorCode.InvalidArgument, '--attachable and --log exclude each other', { hint: 'an attachable job’s output goes to its attacher' });
   const io = req.attachable ? requireIo(s).create(jid) : undefined;
   const logPath = io ? '' : (req.logPath ?? defaultLogPath(jid));
+  // Checked here for every runtime: a FIFO or device as the log is refused, and opening it never blocks.
+  if (logPath) await (await openLogFile(logPath)).close();
   const stdio = io?.childFds();
   let started: StartedJob;
   try {

@@ -8,6 +8,8 @@
  */
 import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { partialPrefix } from '../daemon/scratch-cleaner';
+import { extensionOf } from '../archive/formats';
 import { CedanaError, ErrorCode, SHARD_MANIFEST, ShardManifest, type Compression, type ShardProgress, type Streamer } from '@cedana-ts/sdk';
 import { localPath } from '../storage/local';
 import { schemeOf } from '../storage/registry';
@@ -45,7 +47,7 @@ export async function openShardedTarget(s: Services, dir: string, name: string, 
     const parent = dirname(url);
     if (!(await stat(parent).catch(() => null))?.isDirectory()) throw new CedanaError(ErrorCode.NotFound, `directory ${parent} does not exist`, { hint: 'create it or choose another --dir' });
     if (await stat(url).catch(() => null)) throw new CedanaError(ErrorCode.AlreadyExists, `${url} exists already`, { hint: 'choose another --name' });
-    const partial = await mkdtemp(join(parent, `.${basename(url)}.partial-`));
+    const partial = await mkdtemp(join(parent, partialPrefix(basename(url))));
     const local = s.storage.for(partial);
     return {
       url,
@@ -89,6 +91,9 @@ export async function shardManifestAt(s: Services, path: string): Promise<ShardM
   if (schemeOf(path) === 'file') {
     text = await readFile(join(localPath(path), SHARD_MANIFEST), 'utf8').catch(() => null);
   } else {
+    // An archive's name (x.tar.gz) is never a sharded checkpoint: asking for x.tar.gz/shards.json would only
+    // make errors (an unreachable server, refused credentials) name a file the user never gave.
+    if (Object.values(extensionOf).some((ext) => ext && path.endsWith(ext))) return null;
     const storage = s.storage.for(path);
     const url = joinUrl(path, SHARD_MANIFEST);
     if (!(await storage.stat(url))) return null;

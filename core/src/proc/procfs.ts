@@ -103,3 +103,29 @@ export async function groupMembers(pgid: number): Promise<number[]> {
   }
   return out;
 }
+
+/** PF_KTHREAD in the flags of /proc/PID/stat: a kernel thread. */
+const PF_KTHREAD = 0x00200000;
+
+/**
+ * Why `pid` must never become a job (whose kill/delete would signal it), or null: init, this process and its
+ * ancestors, and kernel threads.
+ */
+export async function unmanageableReason(pid: number): Promise<string | null> {
+  if (pid === 1) return 'it is init (PID 1)';
+  if (pid === process.pid) return 'it is the daemon itself';
+  for (let p = await parentOf(process.pid); p !== null && p > 0; p = await parentOf(p)) {
+    if (p === pid) return "it is one of the daemon's ancestors";
+    if (p === 1) break;
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  if (stat === null) return null;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const flags = Number(fields[6]);
+  if ((flags & PF_KTHREAD) !== 0) return 'it is a kernel thread';
+  if (Number(fields[1]) === 2 || pid === 2) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline === '') return 'it is a kernel thread';
+  }
+  return null;
+}

@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
+import { partialPrefix } from '../daemon/scratch-cleaner';
 import { CedanaError, ErrorCode, type Storage, type StoredObject, type Upload } from '@cedana-ts/sdk';
 
 /** The filesystem path of a plain path or `file://` URL. */
@@ -22,9 +23,10 @@ export class LocalStorage implements Storage {
     const path = localPath(url);
     const dir = dirname(path);
     const dirStat = await stat(dir).catch(() => null);
-    if (!dirStat?.isDirectory()) throw new CedanaError(ErrorCode.NotFound, `directory ${dir} does not exist`, { hint: 'create it or choose another --dir' });
+    if (!dirStat) throw new CedanaError(ErrorCode.NotFound, `directory ${dir} does not exist`, { hint: 'create it or choose another --dir' });
+    if (!dirStat.isDirectory()) throw new CedanaError(ErrorCode.InvalidArgument, `${dir} is not a directory`, { hint: 'choose a directory for --dir' });
     if (await stat(path).catch(() => null)) throw new CedanaError(ErrorCode.AlreadyExists, `${path} exists already`, { hint: 'choose another --name' });
-    const partial = join(dir, `.${basename(path)}.partial-${process.pid}-${Date.now()}`);
+    const partial = join(dir, `${partialPrefix(basename(path))}${Date.now()}`);
     const stream = createWriteStream(partial, { mode: 0o600, flags: 'wx' });
     let settled = false;
     return {

@@ -44,8 +44,13 @@ describe('e2e: plugins from a registry (verdaccio)', function () {
     await registry.publish(pnpmPack(fixturePlugin(join(work, 'src'), { name: '@fx/listed', id: 'listed', type: 'storage', init: 'return { features: [] };' }), out));
   });
 
-  after(async () => {
+  // Each test's environment (and the daemon it started) ends with the test: the next one assigns `env` again.
+  afterEach(async () => {
     await teardown(env);
+    env = undefined;
+  });
+
+  after(async () => {
     await registry.stop();
     rmSync(work, { recursive: true, force: true });
   });

@@ -141,6 +141,14 @@ for (const backend of [s3Backend(), gcsBackend()]) {
       await keepsRunning(env, log, pid);
     });
 
+    it('restore --path of an archive names the archive, not a shard manifest', async () => {
+      env = new TestEnv(await backend.env('dead-endpoint'));
+      await env.startDaemon();
+      const url = `${backend.scheme}://ckpt/dead/x.tar.gz`;
+      const msg = expectError(env.cli(['restore', 'process', '--path', url], { timeoutMs: 90_000 }), /cannot reach http:\/\/127\.0\.0\.1:\d+/);
+      assert.ok(msg.includes(url) && !msg.includes('shards.json'), msg);
+    });
+
     it('a missing bucket: NOT_FOUND naming it, and the job is not touched', async () => {
       const { env, log, pid } = await counting(await backend.env());
       expectError(env.cli(['dump', 'job', 'job', '--dir', `${backend.scheme}://no-such-bucket/x`, '--compression', 'lz4']), /bucket 'no-such-bucket' does not exist at http:\/\/127\.0\.0\.1:\d+/);

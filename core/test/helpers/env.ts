@@ -66,14 +66,14 @@ export class TestEnv {
     return this.daemon?.pid;
   }
 
-  /** Starts `cedana daemon start` and waits for its socket. */
-  async startDaemon(extraArgs: string[] = []): Promise<void> {
+  /** Starts `cedana daemon start` and waits for its socket (or, for tcp, until `ready` says so). */
+  async startDaemon(extraArgs: string[] = [], ready: () => boolean = () => existsSync(this.socket)): Promise<void> {
     const child = spawn(process.execPath, [CLI, 'daemon', 'start', ...extraArgs], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.daemon = child;
     child.stdout!.on('data', (d: Buffer) => (this.daemonLog += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.daemonLog += d.toString()));
     const deadline = Date.now() + 20_000;
-    while (!existsSync(this.socket)) {
+    while (!ready()) {
       if (child.exitCode !== null) throw new Error(`daemon exited ${child.exitCode}: ${this.daemonLog}`);
       if (Date.now() > deadline) throw new Error(`daemon did not start: ${this.daemonLog}`);
       await sleep(50);

@@ -49,12 +49,12 @@ describe('config', function () {
       assert.equal(cfg.log_level, 'info');
       assert.equal(cfg.checkpoint.dir, '/tmp');
       assert.equal(cfg.checkpoint.compression, 'none');
-      assert.equal(cfg.db.path, '/tmp/cedana.db');
+      assert.equal(cfg.db.path, '/var/lib/cedana/cedana.db');
       assert.equal(cfg.db.remote, false);
       assert.equal(cfg.criu.binary_path, '');
       assert.deepEqual(cfg.plugins.required, []);
       assert.equal(listenAddress(cfg), '/run/cedana.sock');
-      assert.equal(listenAddress({ address: '', protocol: 'tcp' }), '0.0.0.0:8080');
+      assert.equal(listenAddress({ address: '', protocol: 'tcp' }), '127.0.0.1:8080', 'loopback unless told otherwise');
       assert.equal(listenAddress({ address: '/x.sock', protocol: 'unix' }), '/x.sock');
     });
 
@@ -87,7 +87,7 @@ describe('config', function () {
       assert.equal(cfg.checkpoint.streams, 0);
       assert.equal(cfg.log_level, 'debug');
       assert.deepEqual(cfg.plugins.required, ['runtime.process']);
-      assert.equal(cfg.db.path, '/tmp/cedana.db');
+      assert.equal(cfg.db.path, '/var/lib/cedana/cedana.db');
     });
 
     it('a bad value names the field, the file and what to do', function () {

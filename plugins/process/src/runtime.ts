@@ -3,13 +3,13 @@
  * restored with the CRIU command line.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, readlink, rm, access, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
   CedanaError,
   ErrorCode,
+  openLogFile,
   type DumpResult,
   type DumpSpec,
   type ExitStatus,
@@ -64,7 +64,8 @@ export class ProcessRuntime implements Runtime {
       return { pid: child.pid!, details: { cmdline: spec.args }, exited: exitOf(child) };
     }
     // Append mode: CRIU skips its size check for O_APPEND files, so the log keeps growing after a restore.
-    const logFd = openSync(spec.logPath, 'a', 0o600);
+    const log = await openLogFile(spec.logPath);
+    const logFd = log.fd;
     try {
       // A session of its own: CRIU can then dump the tree without --shell-job.
       const child = spawn(command, args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', logFd, logFd] });
@@ -72,7 +73,7 @@ export class ProcessRuntime implements Runtime {
       child.unref();
       return { pid: child.pid!, details: { cmdline: spec.args, log: spec.logPath }, exited: exitOf(child) };
     } finally {
-      closeSync(logFd);
+      await log.close();
     }
   }
 

@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { openLogFile, type OpenLog } from '@cedana-ts/sdk';
 import type { CommandResult } from './command';
 
 /**
@@ -32,20 +32,18 @@ function script(direct: Partial<Record<0 | 1 | 2, number>>): string {
   return [stdin, stdout, stderr, `exec ${CLOSE}`, 'exec "$@"'].join('\n');
 }
 
-/** Opens the log for appending; the caller closes the fd. */
-function openLog(logPath: string): number {
-  try {
-    return openSync(logPath || '/dev/null', 'a', 0o600);
-  } catch (err) {
-    throw new CedanaError(ErrorCode.InvalidArgument, `cannot open log ${logPath}: ${(err as Error).message}`, { hint: 'choose another --log' });
-  }
+/** Opens the log for appending (no log: /dev/null); the caller closes it. */
+async function openLog(logPath: string): Promise<OpenLog> {
+  if (logPath) return openLogFile(logPath);
+  const fd = openSync('/dev/null', 'a');
+  return { fd, close: async () => closeSync(fd) };
 }
 
 /** Runs `bin args…` (runc run -d or runc restore -d) with its stdio through relays to `target`, and `env` added. */
 export async function runWithRelays(bin: string, args: string[], target: StdioTarget, env: Record<string, string> = {}): Promise<CommandResult> {
-  const logFd = 'logPath' in target ? openLog(target.logPath) : undefined;
+  const log = 'logPath' in target ? await openLog(target.logPath) : undefined;
   const direct = target.direct ?? {};
-  const base: (number | 'ignore')[] = 'stdio' in target ? [target.stdio.stdout, target.stdio.stderr, target.stdio.stdin] : [logFd!, logFd!, 'ignore'];
+  const base: (number | 'ignore')[] = 'stdio' in target ? [target.stdio.stdout, target.stdio.stderr, target.stdio.stdin] : [log!.fd, log!.fd, 'ignore'];
   const fds: (number | 'ignore')[] = [...base, direct[0] ?? 'ignore', direct[1] ?? 'ignore', direct[2] ?? 'ignore'];
   try {
     return await new Promise<CommandResult>((resolve, reject) => {
@@ -54,6 +52,6 @@ export async function runWithRelays(bin: string, args: string[], target: StdioTa
       child.once('close', (code, signal) => resolve({ code, signal, stdout: '', stderr: '' }));
     });
   } finally {
-    if (logFd !== undefined) closeSync(logFd);
+    await log?.close();
   }
 }

@@ -25,7 +25,8 @@ const IndexEntry = z.object({
   dependencies: z.record(z.string(), z.string()).default({}),
   optionalDependencies: z.record(z.string(), z.string()).default({}),
 });
-export type StoreEntry = z.infer<typeof IndexEntry>;
+/** An entry; `unverified` for a tarball found in the directory but not in the index. */
+export type StoreEntry = z.infer<typeof IndexEntry> & { unverified?: boolean };
 
 const IndexFile = z.object({ version: z.literal(1), packages: z.array(IndexEntry) });
 
@@ -41,17 +42,24 @@ export class PluginStore {
 
   constructor(readonly dir: string) {}
 
-  /** The index's entries, plus tarballs dropped in by hand (read once; their integrity is taken as found). */
+  /**
+   * The index's entries, plus tarballs dropped in by hand (read once; their integrity is taken as found, so
+   * they are `unverified`). A hand-dropped tarball never stands in for a package the index knows: it is offered
+   * only for a name the index has no version of.
+   */
   async entries(): Promise<StoreEntry[]> {
     if (this.cache) return this.cache;
     const names = await readdir(this.dir).catch(() => [] as string[]);
     const indexed = names.includes(STORE_INDEX) ? await this.readIndex() : [];
     const known = new Set(indexed.map((e) => e.file));
+    const indexedNames = new Set(indexed.map((e) => e.name));
     const extra: StoreEntry[] = [];
     for (const file of names.filter((n) => n.endsWith('.tgz') && !known.has(n))) {
       const data = await readFile(join(this.dir, file));
       const p = await readPackage(data, join(this.dir, file)).catch(() => null);
-      if (p) extra.push(entryFor(p.pkg, file, data, p.unpackedSize, (await stat(join(this.dir, file))).mtime.toISOString()));
+      if (p && !indexedNames.has(String(p.pkg.name))) {
+        extra.push({ ...entryFor(p.pkg, file, data, p.unpackedSize, (await stat(join(this.dir, file))).mtime.toISOString()), unverified: true });
+      }
     }
     this.cache = [...indexed, ...extra];
     return this.cache;
@@ -74,7 +82,7 @@ export class PluginStore {
         name: e.name,
         version: e.version,
         from: 'store' as const,
-        where: this.dir,
+        where: e.unverified ? `${this.dir}, unverified: not in its ${STORE_INDEX}` : this.dir,
         integrity: e.integrity,
         size: e.unpackedSize ?? e.size,
         published: e.published,
