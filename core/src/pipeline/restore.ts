@@ -210,14 +210,14 @@ export async function restore(s: Services, input: RestoreRequest, sink?: Progres
     claim = await claimForRestore(s, jid);
   }
   try {
-    return await restoreClaimed(s, req, jid, claim, progress);
+    return await restoreClaimed(s, req, jid, claim, progress, requestAt);
   } catch (err) {
     if (claim?.own) await store.updateJob(jid!, { claim: null }).catch((e: Error) => s.logger.warn(`job ${jid}: releasing its claim: ${e.message}`));
     throw err;
   }
 }
 
-async function restoreClaimed(s: Services, req: Req, jid: string | undefined, claim: RestoreClaim | undefined, progress: ProgressReporter | undefined): Promise<Job> {
+async function restoreClaimed(s: Services, req: Req, jid: string | undefined, claim: RestoreClaim | undefined, progress: ProgressReporter | undefined, requestAt: number): Promise<Job> {
   const store = requireStore(s);
   const isNew = !jid;
   const { started, meta } = await restoreWith(s, req, false, progress, async (m) => {
