@@ -25,9 +25,10 @@ import {
 } from '@cedana-ts/sdk';
 import { extensionOf } from '../archive/formats';
 import { packDirectory } from '../archive/pack';
+import { sumList, sumTree, type SumMap } from '../archive/checksums';
 import type { Checkpoint, CheckpointStats } from '../generated/daemon';
 import type { JobRow } from '../db/tables';
-import { localPath } from '../storage/local';
+import { localPath, notWritable } from '../storage/local';
 import { schemeOf } from '../storage/registry';
 import { requireJob, runtimeOptions } from './helpers';
 import { statusOf, withStartTime } from './job-status';
@@ -132,7 +133,10 @@ async function openDestination(s: Services, w: Where, name: string): Promise<Ope
     const parent = dirname(dest.url);
     if (!(await stat(parent).catch(() => null))?.isDirectory()) throw new CedanaError(ErrorCode.NotFound, `directory ${parent} does not exist`, { hint: 'create it or choose another --dir' });
     if (await stat(dest.url).catch(() => null)) throw new CedanaError(ErrorCode.AlreadyExists, `${dest.url} exists already`, { hint: 'choose another --name' });
-    return { dest, imagesDir: await mkdtemp(join(parent, `.${basename(dest.url)}.partial-`)) };
+    const imagesDir = await mkdtemp(join(parent, `.${basename(dest.url)}.partial-`)).catch((err: NodeJS.ErrnoException) => {
+      throw notWritable(parent, err);
+    });
+    return { dest, imagesDir };
   }
   const upload = await s.storage.for(dest.url).create(dest.url);
   return { dest, upload, imagesDir: await mkdtemp(join(tmpdir(), 'cedana-dump-')) };
@@ -210,6 +214,9 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
       details: result.details,
       ...(gpu ? { gpu: gpu.info } : {}),
     };
+    // A `none` checkpoint is the image directory itself: its sums are taken now. An archive's are taken while it is
+    // packed, and its metadata goes in last (the trailer) with them.
+    if (dest.isDir) meta.files = sumList(await sumTree(imagesDir));
     await writeFile(join(imagesDir, METADATA_FILE), JSON.stringify(meta, null, 2));
     const rawBytes = await treeSize(imagesDir);
     // CRIU may be done before its images were seen: then the dump phase is reported now, complete.
@@ -221,7 +228,8 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
     if (sharded) {
       size = await sharded.write(imagesDir, progress && ((p) => progress.bytes(p.rawBytes)));
     } else if (upload) {
-      await packDirectory(imagesDir, compression as Exclude<Compression, 'none'>, upload.stream, progress && ((n) => progress.add(n)));
+      const trailer = { name: METADATA_FILE, body: (sums: SumMap) => JSON.stringify({ ...meta, files: sumList(sums) }, null, 2) };
+      await packDirectory(imagesDir, compression as Exclude<Compression, 'none'>, upload.stream, progress && ((n) => progress.add(n)), trailer);
       size = (await upload.commit()).size;
     } else {
       await rename(imagesDir, dest.url);

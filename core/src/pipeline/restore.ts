@@ -19,6 +19,7 @@ import {
   type StartedJob,
 } from '@cedana-ts/sdk';
 import { unpackArchive } from '../archive/unpack';
+import { sumTree, verifySums, type SumMap } from '../archive/checksums';
 import type { Job } from '../generated/daemon';
 import { statusOf, withStartTime } from './job-status';
 import { localPath } from '../storage/local';
@@ -65,7 +66,9 @@ async function openCheckpoint(s: Services, path: string, progress?: ProgressRepo
     if (!st) throw new CedanaError(ErrorCode.NotFound, `checkpoint ${path} does not exist`);
     if (st.isDirectory()) {
       const imagesDir = localPath(path);
-      return { imagesDir, meta: await readMetadata(imagesDir, path), cleanup: async () => undefined };
+      const meta = await readMetadata(imagesDir, path);
+      if (meta.files) verifySums(meta.files, await sumTree(imagesDir), path);
+      return { imagesDir, meta, cleanup: async () => undefined };
     }
     localSize = st.size;
   }
@@ -79,9 +82,13 @@ async function openCheckpoint(s: Services, path: string, progress?: ProgressRepo
         : (localSize ?? (await s.storage.for(path).stat(path).catch(() => null))?.size);
       progress.phase(schemeOf(path) === 'file' ? 'decompress' : 'download', total);
     }
+    // Shards carry their own checksums (checked by the streamer); an archive's files are summed as they are unpacked.
+    let sums: SumMap | undefined;
     if (manifest) await readSharded(s, path, manifest, imagesDir, progress && ((p) => progress.bytes(p.storedBytes)));
-    else await unpackArchive(source!, imagesDir, path, progress && ((n) => progress.add(n)));
-    return { imagesDir, meta: await readMetadata(imagesDir, path), cleanup };
+    else sums = await unpackArchive(source!, imagesDir, path, progress && ((n) => progress.add(n)));
+    const meta = await readMetadata(imagesDir, path);
+    if (sums && meta.files) verifySums(meta.files, sums, path);
+    return { imagesDir, meta, cleanup };
   } catch (err) {
     await cleanup();
     throw err;

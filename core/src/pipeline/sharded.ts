@@ -9,7 +9,7 @@
 import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CedanaError, ErrorCode, SHARD_MANIFEST, ShardManifest, type Compression, type ShardProgress, type Streamer } from '@cedana-ts/sdk';
-import { localPath } from '../storage/local';
+import { localPath, notWritable } from '../storage/local';
 import { schemeOf } from '../storage/registry';
 import type { Services } from './services';
 
@@ -45,7 +45,9 @@ export async function openShardedTarget(s: Services, dir: string, name: string, 
     const parent = dirname(url);
     if (!(await stat(parent).catch(() => null))?.isDirectory()) throw new CedanaError(ErrorCode.NotFound, `directory ${parent} does not exist`, { hint: 'create it or choose another --dir' });
     if (await stat(url).catch(() => null)) throw new CedanaError(ErrorCode.AlreadyExists, `${url} exists already`, { hint: 'choose another --name' });
-    const partial = await mkdtemp(join(parent, `.${basename(url)}.partial-`));
+    const partial = await mkdtemp(join(parent, `.${basename(url)}.partial-`)).catch((err: NodeJS.ErrnoException) => {
+      throw notWritable(parent, err);
+    });
     const local = s.storage.for(partial);
     return {
       url,
