@@ -96,6 +96,8 @@ export const RestoreRequest = z
     pidFile: z.string().min(1).optional(),
     /** Stdio through the daemon after the restore. */
     attachable: z.boolean().default(false),
+    /** `restore job A --path P` where P is a checkpoint of another job: only with this. */
+    force: z.boolean().default(false),
     options: RuntimeOptions,
   })
   // A type without --path: the runtime may hold the checkpoint itself (Runtime.fetchCheckpoint), else it is refused.

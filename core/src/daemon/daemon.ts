@@ -12,6 +12,7 @@ import { listenAddress, type Config } from '../config/schema';
 import { DaemonService } from '../generated/daemon';
 import { handlers } from '../server/handlers';
 import { reconcileJobs } from '../pipeline/reconcile';
+import { recoverDumps } from '../pipeline/recover-dumps';
 
 /** True when something answers on the unix socket at `path`. */
 function socketInUse(path: string): Promise<boolean> {
@@ -24,6 +25,9 @@ function socketInUse(path: string): Promise<boolean> {
     sock.once('error', () => resolve(false));
   });
 }
+
+/** How long a stopping daemon waits for calls in flight, within the 5 s a service manager may allow. */
+const STOP_GRACE_MS = 3_500;
 
 export interface RunningDaemon {
   address: string;
@@ -42,6 +46,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     mkdirSync(dirname(address), { recursive: true });
   }
   const wired = await wireServices(config, logger, { daemon: true });
+  await recoverDumps(wired.services);
   await reconcileJobs(wired.services);
   const server = new Server();
   server.addService(DaemonService, handlers(wired.services));
@@ -70,7 +75,15 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       stopping ??= (async () => {
         // Attach streams never end by themselves: end them first (their jobs run on), or shutdown would wait forever.
         wired.services.io?.closeAll();
-        await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+        // Operations in flight give up safely (see pipeline/stopping.ts); whatever still runs after the grace is cut.
+        wired.beginStop();
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS))),
+        ]);
+        clearTimeout(timer);
+        server.forceShutdown();
         await wired.close();
         if (isUnix && existsSync(address)) unlinkSync(address);
         logger.info('daemon stopped');

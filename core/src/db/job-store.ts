@@ -7,7 +7,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import { migrationProvider } from './migrations';
-import type { CheckpointRow, Database, JobRow, JobUpdate, NewCheckpoint, NewJob } from './tables';
+import type { CheckpointRow, Database, DumpJournalRow, JobRow, JobUpdate, NewCheckpoint, NewJob } from './tables';
 
 export class JobStore {
   private constructor(private readonly db: Kysely<Database>) {}
@@ -70,6 +70,23 @@ export class JobStore {
 
   async insertCheckpoint(ckpt: NewCheckpoint): Promise<void> {
     await this.db.insertInto('checkpoints').values(ckpt).execute();
+  }
+
+  async journalDump(row: DumpJournalRow): Promise<void> {
+    await this.db.insertInto('dump_journal').values(row).execute();
+  }
+
+  async advanceDump(id: string, phase: DumpJournalRow['phase'], meta?: string): Promise<void> {
+    await this.db.updateTable('dump_journal').set(meta === undefined ? { phase } : { phase, meta }).where('id', '=', id).execute();
+  }
+
+  async endDump(id: string): Promise<void> {
+    await this.db.deleteFrom('dump_journal').where('id', '=', id).execute();
+  }
+
+  /** Dumps journaled and never ended: those a daemon was killed in. */
+  async journaledDumps(): Promise<DumpJournalRow[]> {
+    return this.db.selectFrom('dump_journal').selectAll().orderBy('started_at', 'asc').execute();
   }
 
   /** Checkpoints of one job, newest first. */

@@ -39,6 +39,8 @@ import { openShardedTarget, type ShardedTarget } from './sharded';
 import { readCriuDumpStats } from './criu-stats';
 import { reporterFor, type ProgressSink } from './progress';
 import { watchImages } from './images-progress';
+import { pauseAt } from './test-pause';
+import { stoppingError } from './stopping';
 
 /** Total size of the files under `dir`. */
 async function treeSize(dir: string): Promise<number> {
@@ -163,9 +165,14 @@ async function openNamed(s: Services, w: Where, given: string | undefined, defau
 /** Runs a dump; returns the recorded checkpoint. With a sink, reports its progress there (see progress.ts). */
 export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink): Promise<Checkpoint> {
   const req = validate(DumpRequest, input, 'dump');
+  // Resolved once to learn the job, and again under its lock: another operation may have changed it meanwhile.
+  const first = await resolveTarget(s, req);
+  return s.locks.run(first.jid, async () => dumpLocked(s, req, first.jid ? await resolveTarget(s, req) : first, sink));
+}
+
+async function dumpLocked(s: Services, req: ReturnType<typeof DumpRequest.parse>, target: Target, sink?: ProgressSink): Promise<Checkpoint> {
   const started = performance.now();
   const progress = reporterFor(sink);
-  const target = await resolveTarget(s, req);
   const runtime = s.plugins.runtime(target.type);
   const options = runtimeOptions(runtime, req.options);
   const compression = req.compression ?? s.config.checkpoint.compression;
@@ -188,7 +195,15 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
   let result: DumpResult | undefined;
   let processStopped = false;
   let gpu: GpuDump | null = null;
+  let stopListening: (() => void) | undefined;
+  // Journaled before the freeze: a daemon killed from here on finds the dump at start-up (recover-dumps.ts).
+  const journalId = s.store && target.jid ? randomUUID() : undefined;
   try {
+    if (journalId) {
+      await s.store!.journalDump({ id: journalId, jid: target.jid!, pid: target.ref.pid, type: target.type, dest: dest.url, compression, images_dir: imagesDir, phase: 'opened', meta: null, started_at: now });
+    }
+    await pauseAt('dump-opened');
+    if (s.stopping.aborted) throw stoppingError();
     progress?.phase('freeze');
     // Device memory goes into host memory first, so that CRIU sees no GPU (see gpu.ts).
     gpu = await GpuDump.begin(s, target.ref.pid, target.jid);
@@ -218,6 +233,13 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
     // packed, and its metadata goes in last (the trailer) with them.
     if (dest.isDir) meta.files = sumList(await sumTree(imagesDir));
     await writeFile(join(imagesDir, METADATA_FILE), JSON.stringify(meta, null, 2));
+    if (journalId) await s.store!.advanceDump(journalId, 'dumped', JSON.stringify(meta));
+    await pauseAt('dump-imaged');
+    if (s.stopping.aborted) throw stoppingError();
+    // A daemon asked to stop does not wait for the rest of the archive: the write is cut, and the process restored.
+    const cut = () => upload?.stream.destroy(stoppingError());
+    s.stopping.addEventListener('abort', cut);
+    stopListening = () => s.stopping.removeEventListener('abort', cut);
     const rawBytes = await treeSize(imagesDir);
     // CRIU may be done before its images were seen: then the dump phase is reported now, complete.
     progress?.phase('dump', undefined, rawBytes);
@@ -235,6 +257,9 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
       await rename(imagesDir, dest.url);
       size = await treeSize(dest.url);
     }
+    stopListening?.();
+    if (journalId) await s.store!.advanceDump(journalId, 'archived');
+    await pauseAt('dump-archived');
     if (processStopped && s.reaper && result.pids) s.reaper.expectOrphans(result.pids.filter((p) => p !== target.ref.pid));
     const criuStats = await readCriuDumpStats(dest.isDir ? dest.url : imagesDir);
     const stats: CheckpointStats = {
@@ -248,7 +273,10 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
       streams: sharded ? streams : 0,
     };
     const ckpt = { id: randomUUID(), jid: target.jid ?? null, type: target.type, path: dest.url, time: now, size, compression, stats };
-    if (s.store && target.jid) await s.store.insertCheckpoint({ ...ckpt, stats: JSON.stringify(stats) });
+    if (s.store && target.jid) {
+      await s.store.insertCheckpoint({ ...ckpt, stats: JSON.stringify(stats) });
+      await s.store.updateJob(target.jid, { notice: null, lost_dump_at: null });
+    }
     await gpu?.record(s, target.jid);
     s.logger.info(`dumped ${target.jid ? `job ${target.jid}` : `PID ${target.ref.pid}`}`, { path: dest.url, size });
     progress?.finish();
@@ -260,6 +288,8 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
     if (result && processStopped) await recoverAfterFailedArchive(s, target, imagesDir, result, err, gpu);
     throw err;
   } finally {
+    stopListening?.();
+    if (journalId) await s.store!.endDump(journalId).catch((err: Error) => s.logger.warn(`dump journal: ${err.message}`));
     s.exits.dumpEnded(target.ref.pid, processStopped);
     await rm(imagesDir, { recursive: true, force: true });
   }

@@ -32,5 +32,6 @@ export async function jobView(row: JobRow, host: string, latest?: CheckpointRow,
     exitCode: row.exit_code ?? 0,
     exitSignal: row.exit_signal ?? '',
     attachable,
+    ...(row.notice ? { notice: row.notice } : {}),
   };
 }

@@ -99,6 +99,13 @@ async function openCheckpoint(s: Services, path: string, progress?: ProgressRepo
 async function checkpointPath(s: Services, req: Req): Promise<string> {
   if (req.path) return req.path;
   const latest = (await requireStore(s).checkpointsOf(req.jid!))[0];
+  const job = await requireStore(s).getJob(req.jid!);
+  // A dump lost with the daemon: the newest checkpoint on record is older than the process was.
+  if (job?.lost_dump_at && (!latest || latest.time < job.lost_dump_at) && !req.force) {
+    throw new CedanaError(ErrorCode.FailedPrecondition, `the last dump of job ${req.jid} (${new Date(job.lost_dump_at).toISOString()}) was lost when the daemon stopped during it; ${latest ? `its newest checkpoint is older (${new Date(latest.time).toISOString()})` : 'it has no other checkpoint'}`, {
+      hint: latest ? 'restore that older checkpoint anyway with --force' : 'the process cannot be restored',
+    });
+  }
   if (!latest) throw new CedanaError(ErrorCode.FailedPrecondition, `job ${req.jid} has no checkpoint`, { hint: 'dump it first with `cedana dump job`' });
   return latest.path;
 }
@@ -175,6 +182,10 @@ async function openAndRestore(s: Services, req: Req, foreground: boolean, progre
  */
 export async function restore(s: Services, input: RestoreRequest, sink?: ProgressSink): Promise<Job> {
   const req = validate(RestoreRequest, input, 'restore');
+  return s.locks.run(req.jid, () => restoreLocked(s, req, sink));
+}
+
+async function restoreLocked(s: Services, req: Req, sink?: ProgressSink): Promise<Job> {
   const progress = reporterFor(sink);
   const store = requireStore(s);
   let jid = req.jid;
@@ -191,6 +202,11 @@ export async function restore(s: Services, input: RestoreRequest, sink?: Progres
   }
   const isNew = !jid;
   const { started, meta } = await restoreWith(s, req, false, progress, async (m) => {
+    if (jid && req.path && m.jid && m.jid !== jid && !req.force) {
+      throw new CedanaError(ErrorCode.FailedPrecondition, `${req.path} is a checkpoint of job ${m.jid}, not of job ${jid}`, {
+        hint: `restore it as its own job (cedana restore ${m.type} --path ${req.path}), or add --force`,
+      });
+    }
     if (!jid) {
       jid = m.jid && !(await store.getJob(m.jid)) ? m.jid : undefined;
       while (!jid || (await store.getJob(jid))) jid = randomJobName();
@@ -207,7 +223,7 @@ export async function restore(s: Services, input: RestoreRequest, sink?: Progres
   if (!jid) throw new CedanaError(ErrorCode.Internal, 'restore chose no job id');
   started.details = await withStartTime(started.details, started.pid);
   if (!isNew) {
-    await store.updateJob(jid, { pid: started.pid, host: s.host, exit_code: null, exit_signal: null, details: JSON.stringify(started.details) });
+    await store.updateJob(jid, { pid: started.pid, host: s.host, exit_code: null, exit_signal: null, details: JSON.stringify(started.details), notice: null, lost_dump_at: null });
   } else {
     const cmdline = Array.isArray(meta.details.cmdline) ? (meta.details.cmdline as string[]) : [];
     await store.insertJob({

@@ -87,6 +87,7 @@ function restoreRequestOf(r: RestoreReq): RestoreRequest {
     shellJob: r.shellJob,
     pidFile: opt(r.pidFile),
     attachable: r.attachable,
+    force: r.force ?? false,
     options: parseJsonObject(r.optionsJson, 'options'),
   };
 }

@@ -8,7 +8,7 @@ import { absolute, daemonFrom, GLOBAL_FLAGS, localServices, type GlobalArgs } fr
 import { progressLineFor } from '../progress-line';
 import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
 
-const RESTORE_FLAGS = [...GLOBAL_FLAGS, 'type', 'jid', 'path', 'p', 'tcp-established', 'file-locks', 'shell-job', 'pid-file', 'no-server', 'attach', 'a', 'attachable'];
+const RESTORE_FLAGS = [...GLOBAL_FLAGS, 'type', 'jid', 'path', 'p', 'tcp-established', 'file-locks', 'shell-job', 'pid-file', 'no-server', 'attach', 'a', 'attachable', 'force'];
 
 interface RestoreArgs extends GlobalArgs {
   type: string;
@@ -21,6 +21,7 @@ interface RestoreArgs extends GlobalArgs {
   'no-server'?: boolean;
   attach?: boolean;
   attachable?: boolean;
+  force?: boolean;
 }
 
 export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
@@ -37,7 +38,8 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       .option('pid-file', { type: 'string', describe: 'write the restored PID here' })
       .option('no-server', { type: 'boolean', describe: 'restore as a child of this command, without the daemon' })
       .option('attach', { alias: 'a', type: 'boolean', describe: 'stream the restored job’s stdio here; Ctrl+C detaches' })
-      .option('attachable', { type: 'boolean', describe: 'keep the restored job attachable' }) as Argv<RestoreArgs>,
+      .option('attachable', { type: 'boolean', describe: 'keep the restored job attachable' })
+      .option('force', { type: 'boolean', describe: 'restore job J --path P even when P is a checkpoint of another job' }) as Argv<RestoreArgs>,
   handler: async (argv) => {
     const isJob = argv.type === 'job';
     if (isJob && !argv.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job needs a JID', { hint: 'cedana restore job <JID>' });
@@ -82,6 +84,7 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
         pidFile: request.pidFile ?? '',
         optionsJson: JSON.stringify(request.options),
         attachable: Boolean(argv.attach || argv.attachable),
+        force: argv.force ?? false,
       };
       const { job } = line ? await daemon.restoreWatch(req, (p) => line.update(p)).finally(() => line.clear()) : await daemon.restore(req);
       if (argv.attach) {
