@@ -194,7 +194,10 @@ describe('e2e: daemon faults', function () {
 
     it('20 jobs dumped and restored at once', async function () {
       this.timeout(240_000);
-      const jobs = await Promise.all(Array.from({ length: 20 }, (_, i) => start(`many-${i}`)));
+      const jobs = Array.from({ length: 20 }, (_, i) => ({ jid: `many-${i}`, log: join(env.dir, `many-${i}.log`) }));
+      const runs = await Promise.all(jobs.map((j) => cliAsync(env, ['run', 'process', '--jid', j.jid, '--log', j.log, '--', ...PY_COUNTER]).done));
+      runs.forEach((r) => pids.push(runPid(r.stdout)));
+      await Promise.all(jobs.map((j) => waitFor(() => lastNumber(j.log) >= 1, 60_000, `${j.jid} to start`)));
       const dumps = await Promise.all(jobs.map((_, i) => cliAsync(env, ['dump', 'job', `many-${i}`, '--compression', 'lz4']).done));
       dumps.forEach((r, i) => assert.equal(r.code, 0, `many-${i}: ${r.stderr}`));
       const restores = await Promise.all(jobs.map((_, i) => cliAsync(env, ['restore', 'job', `many-${i}`]).done));
