@@ -13,14 +13,14 @@ import { validate } from '../pipeline/validate';
 import { createLogger } from '../logger';
 
 /** The global flags, declared on every command. */
-export const GLOBAL_FLAGS = ['config', 'config-dir', 'address', 'protocol', 'timeout'] as const;
+export const GLOBAL_FLAGS = ['config', 'config-dir', 'address', 'protocol', 'deadline'] as const;
 
 export interface GlobalArgs {
   config?: string;
   'config-dir'?: string;
   address?: string;
   protocol?: string;
-  timeout?: number;
+  deadline?: number;
 }
 
 export function configFrom(argv: GlobalArgs): Config {
@@ -33,8 +33,8 @@ export function configFrom(argv: GlobalArgs): Config {
 export function daemonFrom(argv: GlobalArgs): Daemon {
   const cfg = configFrom(argv);
   const address = listenAddress(cfg);
-  if (argv.timeout !== undefined && !(argv.timeout > 0)) {
-    throw new CedanaError(ErrorCode.InvalidArgument, `--timeout must be a number of seconds above 0, not '${argv.timeout}'`, { hint: 'e.g. --timeout 600' });
+  if (argv.deadline !== undefined && !(argv.deadline > 0)) {
+    throw new CedanaError(ErrorCode.InvalidArgument, `--deadline must be a number of seconds above 0, not '${argv.deadline}'`, { hint: 'e.g. --deadline 600' });
   }
   if (cfg.protocol === 'unix') {
     try {
@@ -47,7 +47,7 @@ export function daemonFrom(argv: GlobalArgs): Daemon {
       }
     }
   }
-  return connectDaemon({ address, protocol: cfg.protocol, timeoutSeconds: argv.timeout });
+  return connectDaemon({ address, protocol: cfg.protocol, timeoutSeconds: argv.deadline });
 }
 
 /** The services wired in this process, for `--no-server`. */

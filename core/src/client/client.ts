@@ -12,11 +12,12 @@ type Unary<Req, Res> = (req: Req, options: CallOptions, cb: (err: ServiceError |
 
 /**
  * How long each call may take by default, in seconds: listing and checking answer at once; run, kill and delete
- * wait for processes; dump and restore move whole checkpoints, to remote storage too. `--timeout` replaces them.
+ * wait for processes (manage --upcoming for one to appear); dump and restore move whole checkpoints, to remote
+ * storage too. `--deadline` replaces them.
  */
 export const DEFAULT_DEADLINES: Record<string, number> = {
   run: 120,
-  manage: 60,
+  manage: 3600,
   dump: 1800,
   restore: 1800,
   dumpWatch: 1800,

@@ -44,7 +44,7 @@ export function fromServiceError(err: ServiceError, address: string, call?: { na
   }
   if (err.code === Status.DEADLINE_EXCEEDED) {
     if (!call) return new CedanaError(ErrorCode.Unavailable, `the daemon at ${address} did not answer in time`);
-    return new CedanaError(ErrorCode.Unavailable, `${call.name} timed out: the daemon at ${address} did not answer within ${call.seconds} s`, { hint: 'give it longer with --timeout SECONDS, or see the daemon log' });
+    return new CedanaError(ErrorCode.Unavailable, `${call.name} timed out: the daemon at ${address} did not answer within ${call.seconds} s`, { hint: 'give it longer with --deadline SECONDS, or see the daemon log' });
   }
   return new CedanaError(ErrorCode.Internal, err.details || err.message);
 }

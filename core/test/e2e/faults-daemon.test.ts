@@ -246,8 +246,8 @@ describe('e2e: daemon faults', function () {
       await new Promise<void>((r) => silent.listen(sock, r));
       try {
         const t0 = Date.now();
-        const r = env.cli(['ps', '--address', sock, '--timeout', '2'], { timeoutMs: 20_000 });
-        expectError(r, /^ps timed out: the daemon at .* did not answer within 2 s/, /--timeout/);
+        const r = env.cli(['ps', '--address', sock, '--deadline', '2'], { timeoutMs: 20_000 });
+        expectError(r, /^ps timed out: the daemon at .* did not answer within 2 s/, /--deadline/);
         assert.ok(Date.now() - t0 < 10_000);
       } finally {
         silent.close();
