@@ -70,7 +70,7 @@ describe('e2e: faults', function () {
     await waitFor(() => lastNumber(log) > before, 10_000, 'the job to go on');
   }
 
-  /** Dumps the job and restores it from the checkpoint; returns the new PID. */
+  /** Dumps the job; returns the checkpoint's path. */
   function roundTrip(args: string[]): string {
     return dumpedPath(env.ok(['dump', 'job', 'py', ...args]));
   }
@@ -83,7 +83,7 @@ describe('e2e: faults', function () {
       });
     }
 
-    it('a read-only --dir (a read-only bind mount) fails cleanly', async function () {
+    it('a read-only --dir (a read-only tmpfs) fails cleanly', async function () {
       const ro = join(env.dir, 'ro');
       mkdirSync(ro);
       assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', ro]).status, 0, 'mount a read-only tmpfs');
@@ -97,7 +97,7 @@ describe('e2e: faults', function () {
       }
     });
 
-    it('a full disk (a 1 MiB tmpfs) fails after CRIU and the process is restored from its images', async function () {
+    it('a full disk (a 256 KiB tmpfs) fails after CRIU and the process is restored from its images', async function () {
       const small = join(env.dir, 'small');
       mkdirSync(small);
       assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small]).status, 0, 'mount a small tmpfs');
@@ -120,7 +120,7 @@ describe('e2e: faults', function () {
   });
 
   describe('damaged checkpoints are refused with one line and left as they are', function () {
-    /** Dumps, then kills the restored-to-be job's PID gone: the job is halted and its checkpoint is the latest. */
+    /** Dumps the job and waits for its process to be gone: the job is halted, this checkpoint its latest. */
     async function dumpHalted(args: string[]): Promise<string> {
       const path = roundTrip(args);
       await waitFor(() => !isAlive(pid), 10_000, 'the dumped process to be gone');
