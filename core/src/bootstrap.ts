@@ -13,6 +13,7 @@ import type { Config } from './config/schema';
 import { JobStore } from './db/job-store';
 import { PluginHost } from './plugins/host';
 import { ExitMonitor } from './pipeline/exit-monitor';
+import { JobLocks } from './pipeline/job-locks';
 import { ServicesToken, type Services } from './pipeline/services';
 import { Reaper } from './proc/reaper';
 import { StorageRegistry } from './storage/registry';
@@ -21,6 +22,8 @@ import { ConfigToken, HostToken, LoggerToken } from './tokens';
 
 export interface Wired {
   services: Services;
+  /** Tells operations in flight that the daemon is stopping. */
+  beginStop(): void;
   close(): Promise<void>;
 }
 
@@ -67,6 +70,7 @@ export async function wireServices(config: Config, logger: Logger, opts: { daemo
   for (const rec of plugins.list()) if (rec.instance?.storage) storage.add(rec.instance.storage);
 
   const io = opts.daemon ? new IoRegistry(join(dirname(config.db.path), 'cedana-io')) : null;
+  const stopping = new AbortController();
   const services: Services = {
     config,
     logger,
@@ -78,12 +82,17 @@ export async function wireServices(config: Config, logger: Logger, opts: { daemo
     reaper,
     exits: new ExitMonitor(store, logger, (jid, status) => io?.exited(jid, status)),
     io,
+    locks: new JobLocks(),
+    stopping: stopping.signal,
   };
   container.register(ServicesToken, { useValue: services });
 
   let closed = false;
   return {
     services,
+    beginStop() {
+      stopping.abort();
+    },
     async close() {
       if (closed) return;
       closed = true;

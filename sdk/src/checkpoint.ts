@@ -33,6 +33,15 @@ export const CriuOptions = z
   .strict();
 export type CriuOptions = z.infer<typeof CriuOptions>;
 
+/** One image file as the dump wrote it: a restore refuses images that differ (CRC-32, as the streamer's shards). */
+export const ImageFileSum = z.object({
+  /** Path relative to the image directory, `/`-separated. */
+  path: z.string().min(1),
+  size: z.number().int().nonnegative(),
+  crc32: z.number().int().nonnegative(),
+});
+export type ImageFileSum = z.infer<typeof ImageFileSum>;
+
 /**
  * Written by the core into every checkpoint (`cedana.json` at the image root) so that a restore, on this host or
  * another, knows which runtime made it and with which options.
@@ -54,6 +63,11 @@ export const CheckpointMetadata = z.object({
   details: z.record(z.string(), z.unknown()).default({}),
   /** The GPU state of the tree, when it used a GPU: restore needs a GPU plugin and a GPU of the same kind. */
   gpu: GpuCheckpointInfo.optional(),
+  /**
+   * Every other file of the image directory with its size and checksum (`tar`, compressed and `none` checkpoints;
+   * a sharded one has its shards' checksums in its manifest). Absent in checkpoints made before it existed.
+   */
+  files: z.array(ImageFileSum).optional(),
 });
 export type CheckpointMetadata = z.infer<typeof CheckpointMetadata>;
 

@@ -98,6 +98,8 @@ export const RestoreRequest = z
     attachable: z.boolean().default(false),
     /** Run the job again before its memory is in, and fill it in the background (`--lazy`). */
     lazy: z.boolean().default(false),
+    /** `restore job A --path P` where P is a checkpoint of another job: only with this. */
+    force: z.boolean().default(false),
     options: RuntimeOptions,
   })
   // A type without --path: the runtime may hold the checkpoint itself (Runtime.fetchCheckpoint), else it is refused.

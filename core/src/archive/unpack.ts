@@ -10,6 +10,7 @@ import * as tar from 'tar-stream';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import { decompressor } from '@cedana-ts/sdk/codecs';
 import { sniffFormat } from './formats';
+import { SumStream, type SumMap } from './checksums';
 
 /** Where an entry named `name` may be written inside `dest`, or an error saying why it may not. */
 export function safeTarget(dest: string, name: string): string {
@@ -40,9 +41,13 @@ class ByteCounter extends Transform {
   }
 }
 
-/** Unpacks the entries; returns how many files there were and the tar offset where the last entry's data ends. */
-async function extractEntries(extract: tar.Extract, dest: string): Promise<{ files: number; end: number }> {
+/**
+ * Unpacks the entries; returns the size and CRC-32 of each file (taken as it is written) and the tar offset where
+ * the last entry's data ends.
+ */
+async function extractEntries(extract: tar.Extract, dest: string): Promise<{ files: number; end: number; sums: SumMap }> {
   let files = 0;
+  const sums: SumMap = new Map();
   let end = 0;
   for await (const entry of extract) {
     const { name, type, mode, size } = entry.header;
@@ -60,27 +65,32 @@ async function extractEntries(extract: tar.Extract, dest: string): Promise<{ fil
       continue;
     }
     await mkdir(join(target, '..'), { recursive: true, mode: 0o700 });
-    await pipeline(entry, createWriteStream(target, { mode: (mode ?? 0o600) & 0o777, flags: 'wx' }));
+    const sum = new SumStream();
+    await pipeline(entry, sum, createWriteStream(target, { mode: (mode ?? 0o600) & 0o777, flags: 'wx' }));
+    const path = normalize(name).split(sep).filter(Boolean).join('/');
+    sums.set(path, { path, size: sum.size, crc32: sum.crc });
     files++;
   }
-  return { files, end };
+  return { files, end, sums };
 }
 
 /**
  * Recognises the format of `source` from its first bytes and unpacks it into `dest` (which must exist and be
  * empty). `what` names the source in errors. Truncated or corrupted input fails with CORRUPT_CHECKPOINT.
- * `onBytes`, when given, hears of every chunk of the archive (as stored) read from `source`.
+ * `onBytes`, when given, hears of every chunk of the archive (as stored) read from `source`. Returns the size and
+ * CRC-32 of every file unpacked, by relative path.
  */
-export async function unpackArchive(source: Readable, dest: string, what: string, onBytes?: (n: number) => void): Promise<void> {
+export async function unpackArchive(source: Readable, dest: string, what: string, onBytes?: (n: number) => void): Promise<SumMap> {
   const { format, stream } = await sniffFormat(source, what);
   const extract = tar.extract();
   const counter = new ByteCounter();
   try {
-    const [, { files, end }] = await Promise.all([pipeline([stream, ...(onBytes ? [new ByteCounter(onBytes)] : []), decompressor(format), counter, extract]), extractEntries(extract, dest)]);
+    const [, { files, end, sums }] = await Promise.all([pipeline([stream, ...(onBytes ? [new ByteCounter(onBytes)] : []), decompressor(format), counter, extract]), extractEntries(extract, dest)]);
     // A tar ends with zero blocks after its last entry. Without them it was cut at an entry boundary, which the
     // tar reader cannot tell from the end: entries after the cut would be missing.
     if (counter.bytes <= end) throw new CedanaError(ErrorCode.CorruptCheckpoint, `${what} is truncated (it ends without the end-of-archive blocks)`, { hint: 'the checkpoint cannot be restored; use another one' });
     if (files === 0) throw new CedanaError(ErrorCode.CorruptCheckpoint, `${what} is an empty archive`);
+    return sums;
   } catch (err) {
     stream.destroy();
     source.destroy();

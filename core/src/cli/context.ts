@@ -14,13 +14,14 @@ import { createLogger } from '../logger';
 import { clientCredentials } from '../security/tls';
 
 /** The global flags, declared on every command. */
-export const GLOBAL_FLAGS = ['config', 'config-dir', 'address', 'protocol'] as const;
+export const GLOBAL_FLAGS = ['config', 'config-dir', 'address', 'protocol', 'deadline'] as const;
 
 export interface GlobalArgs {
   config?: string;
   'config-dir'?: string;
   address?: string;
   protocol?: string;
+  deadline?: number;
 }
 
 export function configFrom(argv: GlobalArgs): Config {
@@ -33,6 +34,9 @@ export function configFrom(argv: GlobalArgs): Config {
 export function daemonFrom(argv: GlobalArgs): Daemon {
   const cfg = configFrom(argv);
   const address = listenAddress(cfg);
+  if (argv.deadline !== undefined && !(argv.deadline > 0)) {
+    throw new CedanaError(ErrorCode.InvalidArgument, `--deadline must be a number of seconds above 0, not '${argv.deadline}'`, { hint: 'e.g. --deadline 600' });
+  }
   if (cfg.protocol === 'unix') {
     try {
       accessSync(address, constants.W_OK);
@@ -47,7 +51,7 @@ export function daemonFrom(argv: GlobalArgs): Daemon {
   // Node warns (DEP0123) when TLS is given an IP address as server name, as grpc-js does for `IP:port`: the
   // certificate is still checked against the address; the warning is noise on a command's stderr.
   if (cfg.protocol === 'tcp') process.noDeprecation = true;
-  return connectDaemon({ address, protocol: cfg.protocol, credentials: clientCredentials(cfg) });
+  return connectDaemon({ address, protocol: cfg.protocol, credentials: clientCredentials(cfg), timeoutSeconds: argv.deadline });
 }
 
 /** The services wired in this process, for `--no-server`. */

@@ -25,6 +25,7 @@ export async function main(args: string[]): Promise<number> {
     .option('config-dir', { type: 'string', describe: 'config directory (default /etc/cedana, or CEDANA_CONFIG_DIR)', global: true })
     .option('address', { type: 'string', describe: 'daemon address (socket path or host:port)', global: true })
     .option('protocol', { type: 'string', describe: 'unix or tcp', global: true })
+    .option('deadline', { type: 'number', describe: 'seconds each call to the daemon may take (default: per call, 30 s to 30 min)', global: true })
     .command(runCommand)
     .command(manageCommand)
     .command(dumpCommand)

@@ -2,16 +2,42 @@
  * The daemon's client, as the CLI uses it: promise-returning calls whose failures are CedanaErrors.
  */
 import { existsSync } from 'node:fs';
-import { credentials, type ChannelCredentials, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type CallOptions, type ChannelCredentials, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import * as api from '../generated/daemon';
 import { DaemonClient } from '../generated/daemon';
 import { fromServiceError } from '../server/status';
 
-type Unary<Req, Res> = (req: Req, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+type Unary<Req, Res> = (req: Req, options: CallOptions, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+/**
+ * How long each call may take by default, in seconds: listing and checking answer at once; run, kill and delete
+ * wait for processes (manage --upcoming for one to appear); dump and restore move whole checkpoints, to remote
+ * storage too. `--deadline` replaces them.
+ */
+export const DEFAULT_DEADLINES: Record<string, number> = {
+  run: 120,
+  manage: 3600,
+  dump: 1800,
+  restore: 1800,
+  dumpWatch: 1800,
+  restoreWatch: 1800,
+  listJobs: 30,
+  killJobs: 120,
+  deleteJobs: 300,
+  listCheckpoints: 30,
+  healthCheck: 120,
+  listPlugins: 30,
+  reloadPlugins: 300,
+  getFeatures: 60,
+  migrateJob: 3600,
+};
+
+/** Names of calls as the user knows them, for the timeout message. */
+const CALL_NAMES: Record<string, string> = { dumpWatch: 'dump', restoreWatch: 'restore', listJobs: 'ps', killJobs: 'kill', deleteJobs: 'delete', listCheckpoints: 'checkpoints', healthCheck: 'check', listPlugins: 'plugin list', reloadPlugins: 'plugin reload', getFeatures: 'features', migrateJob: 'job migrate' };
 
 /** A Watch call's stream as a promise of its result; progress events go to `onProgress` as they come. */
-function watched<Res>(stream: ClientReadableStream<{ progress?: api.Progress; result?: Res }>, address: string, onProgress: (p: api.Progress) => void): Promise<Res> {
+function watched<Res>(stream: ClientReadableStream<{ progress?: api.Progress; result?: Res }>, address: string, onProgress: (p: api.Progress) => void, call: { name: string; seconds: number }): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
     let result: Res | undefined;
     let settled = false;
@@ -22,7 +48,7 @@ function watched<Res>(stream: ClientReadableStream<{ progress?: api.Progress; re
     stream.on('error', (err: ServiceError) => {
       if (settled) return;
       settled = true;
-      reject(fromServiceError(err, address));
+      reject(fromServiceError(err, address, call));
     });
     stream.on('end', () => {
       if (settled) return;
@@ -63,6 +89,8 @@ export interface ClientOptions {
   protocol: 'unix' | 'tcp';
   /** TLS for tcp (security/tls.ts); insecure by default, which only the root-only unix socket should use. */
   credentials?: ChannelCredentials;
+  /** Deadline of every call, in seconds, instead of {@link DEFAULT_DEADLINES}. */
+  timeoutSeconds?: number;
 }
 
 /** Connects to the daemon; fails at once, with how to start it, when its socket is not there. */
@@ -76,28 +104,36 @@ export function connectDaemon(opts: ClientOptions): Daemon {
   const client = new DaemonClient(target, opts.credentials ?? credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
   });
+  const limit = (name: string) => ({ name: CALL_NAMES[name] ?? name, seconds: opts.timeoutSeconds ?? DEFAULT_DEADLINES[name] ?? 60 });
+  const deadline = (seconds: number): CallOptions => ({ deadline: Date.now() + seconds * 1000 });
   const call =
-    <Q, R>(method: unknown) =>
+    <Q, R>(name: keyof typeof client & string) =>
     (req: Q) =>
       new Promise<R>((resolve, reject) => {
-        (method as Unary<Q, R>).call(client, req, (err, res) => (err ? reject(fromServiceError(err, opts.address)) : resolve(res)));
+        const l = limit(name);
+        (client[name] as unknown as Unary<Q, R>).call(client, req, deadline(l.seconds), (err, res) => (err ? reject(fromServiceError(err, opts.address, l)) : resolve(res)));
       });
+  const watch = <Q, R>(name: 'dumpWatch' | 'restoreWatch', req: Q, onProgress: (p: api.Progress) => void) => {
+    const l = limit(name);
+    const stream = (client[name] as unknown as (r: Q, o: CallOptions) => ClientReadableStream<{ progress?: api.Progress; result?: R }>).call(client, req, deadline(l.seconds));
+    return watched<R>(stream, opts.address, onProgress, l);
+  };
   return {
-    run: call(client.run),
-    manage: call(client.manage),
-    dump: call(client.dump),
-    restore: call(client.restore),
-    dumpWatch: (req, onProgress) => watched(client.dumpWatch(req), opts.address, onProgress),
-    restoreWatch: (req, onProgress) => watched(client.restoreWatch(req), opts.address, onProgress),
-    listJobs: call(client.listJobs),
-    killJobs: call(client.killJobs),
-    deleteJobs: call(client.deleteJobs),
-    listCheckpoints: call(client.listCheckpoints),
-    healthCheck: call(client.healthCheck),
-    listPlugins: call(client.listPlugins),
-    reloadPlugins: call(client.reloadPlugins),
-    getFeatures: call(client.getFeatures),
-    migrateJob: call(client.migrateJob),
+    run: call('run'),
+    manage: call('manage'),
+    dump: call('dump'),
+    restore: call('restore'),
+    dumpWatch: (req, onProgress) => watch('dumpWatch', req, onProgress),
+    restoreWatch: (req, onProgress) => watch('restoreWatch', req, onProgress),
+    listJobs: call('listJobs'),
+    killJobs: call('killJobs'),
+    deleteJobs: call('deleteJobs'),
+    listCheckpoints: call('listCheckpoints'),
+    healthCheck: call('healthCheck'),
+    listPlugins: call('listPlugins'),
+    reloadPlugins: call('reloadPlugins'),
+    getFeatures: call('getFeatures'),
+    migrateJob: call('migrateJob'),
     attachStream: () => client.attach(),
     address: opts.address,
     close: () => client.close(),

@@ -17,6 +17,7 @@ import { serverCredentials } from '../security/tls';
 import { localPath } from '../storage/local';
 import { schemeOf } from '../storage/registry';
 import { cleanScratch } from './scratch-cleaner';
+import { recoverDumps } from '../pipeline/recover-dumps';
 
 /** True when something answers on the unix socket at `path`. */
 function socketInUse(path: string): Promise<boolean> {
@@ -57,6 +58,9 @@ async function removeStaleSocket(address: string): Promise<void> {
   unlinkSync(address);
 }
 
+/** How long a stopping daemon waits for calls in flight, within the 5 s a service manager may allow. */
+const STOP_GRACE_MS = 3_500;
+
 export interface RunningDaemon {
   address: string;
   stop(): Promise<void>;
@@ -73,6 +77,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
     mkdirSync(dirname(address), { recursive: true });
   }
   const wired = await wireServices(config, logger, { daemon: true });
+  await recoverDumps(wired.services);
   await reconcileJobs(wired.services);
   const ckptDir = config.checkpoint.dir;
   await cleanScratch(schemeOf(ckptDir) === 'file' ? [localPath(ckptDir)] : [], logger);
@@ -104,7 +109,15 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Runni
       stopping ??= (async () => {
         // Attach streams never end by themselves: end them first (their jobs run on), or shutdown would wait forever.
         wired.services.io?.closeAll();
-        await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+        // Operations in flight give up safely (see pipeline/stopping.ts); whatever still runs after the grace is cut.
+        wired.beginStop();
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS))),
+        ]);
+        clearTimeout(timer);
+        server.forceShutdown();
         await wired.close();
         if (isUnix && existsSync(address)) unlinkSync(address);
         logger.info('daemon stopped');

@@ -10,7 +10,7 @@ import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import { ensurePrivateFile, ensureStateDir } from '../security/private-files';
 import { migrationProviderFor, type Dialect } from './migrations';
 import { openFailure, queryFailure, redactUrl } from './db-errors';
-import type { CheckpointRow, Database, HostRow, JobMoveRow, JobRow, JobUpdate, NewCheckpoint, NewJob } from './tables';
+import type { CheckpointRow, Database, DumpJournalRow, HostRow, JobMoveRow, JobRow, JobUpdate, NewCheckpoint, NewJob } from './tables';
 
 /** What {@link JobStore.connect} needs: the `db` section of the config. */
 export interface DbSettings {
@@ -175,6 +175,23 @@ export class JobStore {
 
   async insertCheckpoint(ckpt: NewCheckpoint): Promise<void> {
     await this.q(() => this.db.insertInto('checkpoints').values(ckpt).execute());
+  }
+
+  async journalDump(row: DumpJournalRow): Promise<void> {
+    await this.db.insertInto('dump_journal').values(row).execute();
+  }
+
+  async advanceDump(id: string, phase: DumpJournalRow['phase'], meta?: string): Promise<void> {
+    await this.db.updateTable('dump_journal').set(meta === undefined ? { phase } : { phase, meta }).where('id', '=', id).execute();
+  }
+
+  async endDump(id: string): Promise<void> {
+    await this.db.deleteFrom('dump_journal').where('id', '=', id).execute();
+  }
+
+  /** Dumps journaled and never ended: those a daemon was killed in. */
+  async journaledDumps(): Promise<DumpJournalRow[]> {
+    return this.db.selectFrom('dump_journal').selectAll().orderBy('started_at', 'asc').execute();
   }
 
   /** Checkpoints of one job, newest first. */

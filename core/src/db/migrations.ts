@@ -81,6 +81,27 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('job_moves_by_job').on('job_moves').columns(['jid', 'seq']).execute();
       },
     },
+    '0601_dump_journal': {
+      async up(db: Kysely<unknown>) {
+        // A dump in progress, written before the freeze, so that a daemon killed mid-dump finds it at start-up.
+        await db.schema
+          .createTable('dump_journal')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('jid', 'text', (c) => c.notNull())
+          .addColumn('pid', 'integer', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('dest', 'text', (c) => c.notNull())
+          .addColumn('compression', 'text', (c) => c.notNull())
+          .addColumn('images_dir', 'text', (c) => c.notNull())
+          .addColumn('phase', 'text', (c) => c.notNull())
+          .addColumn('meta', 'text')
+          .addColumn('started_at', big, (c) => c.notNull())
+          .execute();
+        // What start-up recovery found for the job (shown by ps and job inspect), and when a dump of it was lost.
+        await db.schema.alterTable('jobs').addColumn('notice', 'text').execute();
+        await db.schema.alterTable('jobs').addColumn('lost_dump_at', big).execute();
+      },
+    },
   };
 }
 

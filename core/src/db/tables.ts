@@ -21,6 +21,10 @@ export interface JobTable {
   released: Generated<number>;
   /** The operation holding the job (`migrate:<host>`, `restore:<host>`), or null. */
   claim: Generated<string | null>;
+  /** What start-up recovery found about the job's last dump, for ps and job inspect; null when nothing. */
+  notice?: string | null;
+  /** When a dump of the job was lost with the daemon (the process gone, no complete images); null otherwise. */
+  lost_dump_at?: number | null;
 }
 
 export interface HostTable {
@@ -40,6 +44,24 @@ export interface JobMoveTable {
   checkpoint: string;
   time: number;
   downtime_ms: number;
+}
+
+/** A dump in progress (see migration 0601). */
+export interface DumpJournalTable {
+  id: string;
+  jid: string;
+  pid: number;
+  type: string;
+  /** The checkpoint's final path or URL. */
+  dest: string;
+  compression: string;
+  /** Where CRIU writes the images (for `none`: the partial directory renamed into place). */
+  images_dir: string;
+  /** opened (destination opened, nothing frozen yet) → dumped (images complete, metadata known) → archived. */
+  phase: 'opened' | 'dumped' | 'archived';
+  /** JSON CheckpointMetadata, from `dumped` on. */
+  meta: string | null;
+  started_at: number;
 }
 
 export interface CheckpointTable {
@@ -62,6 +84,7 @@ export interface Database {
   checkpoints: CheckpointTable;
   hosts: HostTable;
   job_moves: JobMoveTable;
+  dump_journal: DumpJournalTable;
 }
 
 export type JobRow = Selectable<JobTable>;
@@ -71,3 +94,4 @@ export type CheckpointRow = Selectable<CheckpointTable>;
 export type NewCheckpoint = Insertable<CheckpointTable>;
 export type HostRow = Selectable<HostTable>;
 export type JobMoveRow = Selectable<JobMoveTable>;
+export type DumpJournalRow = Selectable<DumpJournalTable>;

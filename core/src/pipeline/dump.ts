@@ -25,9 +25,10 @@ import {
 } from '@cedana-ts/sdk';
 import { extensionOf } from '../archive/formats';
 import { packDirectory } from '../archive/pack';
+import { sumList, sumTree, type SumMap } from '../archive/checksums';
 import type { Checkpoint, CheckpointStats } from '../generated/daemon';
 import type { JobRow } from '../db/tables';
-import { localPath } from '../storage/local';
+import { localPath, notWritable } from '../storage/local';
 import { schemeOf } from '../storage/registry';
 import { requireJob, runtimeOptions } from './helpers';
 import { statusOf, withStartTime } from './job-status';
@@ -40,6 +41,8 @@ import { reporterFor, type ProgressSink } from './progress';
 import { watchImages } from './images-progress';
 import { partialPrefix, scratchPrefix } from '../daemon/scratch-cleaner';
 import { restrictTree } from '../security/private-files';
+import { pauseAt } from './test-pause';
+import { stoppingError } from './stopping';
 
 /** Total size of the files under `dir`. */
 async function treeSize(dir: string): Promise<number> {
@@ -151,7 +154,10 @@ async function openDestination(s: Services, w: Where, name: string): Promise<Ope
     if (!parentStat) throw new CedanaError(ErrorCode.NotFound, `directory ${parent} does not exist`, { hint: 'create it or choose another --dir' });
     if (!parentStat.isDirectory()) throw new CedanaError(ErrorCode.InvalidArgument, `${parent} is not a directory`, { hint: 'choose a directory for --dir' });
     if (await stat(dest.url).catch(() => null)) throw new CedanaError(ErrorCode.AlreadyExists, `${dest.url} exists already`, { hint: 'choose another --name' });
-    return { dest, imagesDir: await mkdtemp(join(parent, partialPrefix(basename(dest.url)))) };
+    const imagesDir = await mkdtemp(join(parent, partialPrefix(basename(dest.url)))).catch((err: NodeJS.ErrnoException) => {
+      throw notWritable(parent, err);
+    });
+    return { dest, imagesDir };
   }
   const upload = await s.storage.for(dest.url).create(dest.url);
   return { dest, upload, imagesDir: await mkdtemp(join(tmpdir(), scratchPrefix())) };
@@ -178,9 +184,14 @@ async function openNamed(s: Services, w: Where, given: string | undefined, defau
 /** Runs a dump; returns the recorded checkpoint. With a sink, reports its progress there (see progress.ts). */
 export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink): Promise<Checkpoint> {
   const req = validate(DumpRequest, input, 'dump');
+  // Resolved once to learn the job, and again under its lock: another operation may have changed it meanwhile.
+  const first = await resolveTarget(s, req);
+  return s.locks.run(first.jid, async () => dumpLocked(s, req, first.jid ? await resolveTarget(s, req) : first, sink));
+}
+
+async function dumpLocked(s: Services, req: ReturnType<typeof DumpRequest.parse>, target: Target, sink?: ProgressSink): Promise<Checkpoint> {
   const started = performance.now();
   const progress = reporterFor(sink);
-  const target = await resolveTarget(s, req);
   const runtime = s.plugins.runtime(target.type);
   const options = runtimeOptions(runtime, req.options);
   const compression = req.compression ?? s.config.checkpoint.compression;
@@ -203,7 +214,15 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
   let result: DumpResult | undefined;
   let processStopped = false;
   let gpu: GpuDump | null = null;
+  let stopListening: (() => void) | undefined;
+  // Journaled before the freeze: a daemon killed from here on finds the dump at start-up (recover-dumps.ts).
+  const journalId = s.store && target.jid ? randomUUID() : undefined;
   try {
+    if (journalId) {
+      await s.store!.journalDump({ id: journalId, jid: target.jid!, pid: target.ref.pid, type: target.type, dest: dest.url, compression, images_dir: imagesDir, phase: 'opened', meta: null, started_at: now });
+    }
+    await pauseAt('dump-opened');
+    if (s.stopping.aborted) throw stoppingError();
     progress?.phase('freeze');
     // Device memory goes into host memory first, so that CRIU sees no GPU (see gpu.ts).
     gpu = await GpuDump.begin(s, target.ref.pid, target.jid);
@@ -229,7 +248,17 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
       details: result.details,
       ...(gpu ? { gpu: gpu.info } : {}),
     };
+    // A `none` checkpoint is the image directory itself: its sums are taken now. An archive's are taken while it is
+    // packed, and its metadata goes in last (the trailer) with them.
+    if (dest.isDir) meta.files = sumList(await sumTree(imagesDir));
     await writeFile(join(imagesDir, METADATA_FILE), JSON.stringify(meta, null, 2));
+    if (journalId) await s.store!.advanceDump(journalId, 'dumped', JSON.stringify(meta));
+    await pauseAt('dump-imaged');
+    if (s.stopping.aborted) throw stoppingError();
+    // A daemon asked to stop does not wait for the rest of the archive: the write is cut, and the process restored.
+    const cut = () => upload?.stream.destroy(stoppingError());
+    s.stopping.addEventListener('abort', cut);
+    stopListening = () => s.stopping.removeEventListener('abort', cut);
     const rawBytes = await treeSize(imagesDir);
     // CRIU may be done before its images were seen: then the dump phase is reported now, complete.
     progress?.phase('dump', undefined, rawBytes);
@@ -240,13 +269,17 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
     if (sharded) {
       size = await sharded.write(imagesDir, progress && ((p) => progress.bytes(p.rawBytes)));
     } else if (upload) {
-      await packDirectory(imagesDir, compression as Exclude<Compression, 'none'>, upload.stream, progress && ((n) => progress.add(n)));
+      const trailer = { name: METADATA_FILE, body: (sums: SumMap) => JSON.stringify({ ...meta, files: sumList(sums) }, null, 2) };
+      await packDirectory(imagesDir, compression as Exclude<Compression, 'none'>, upload.stream, progress && ((n) => progress.add(n)), trailer);
       size = (await upload.commit()).size;
     } else {
       await restrictTree(imagesDir); // process memory: never readable by other users
       await rename(imagesDir, dest.url);
       size = await treeSize(dest.url);
     }
+    stopListening?.();
+    if (journalId) await s.store!.advanceDump(journalId, 'archived');
+    await pauseAt('dump-archived');
     if (processStopped && s.reaper && result.pids) s.reaper.expectOrphans(result.pids.filter((p) => p !== target.ref.pid));
     const criuStats = await readCriuDumpStats(dest.isDir ? dest.url : imagesDir);
     const stats: CheckpointStats = {
@@ -264,6 +297,7 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
       await s.store.insertCheckpoint({ ...ckpt, stats: JSON.stringify(stats) });
       // Stopped and checkpointed: from now on any host that shares the database may restore it (docs/fleet.md).
       if (processStopped) await s.store.updateJob(target.jid, { released: 1 });
+      await s.store.updateJob(target.jid, { notice: null, lost_dump_at: null });
     }
     await gpu?.record(s, target.jid);
     s.logger.info(`dumped ${target.jid ? `job ${target.jid}` : target.type === 'process' ? `PID ${target.ref.pid}` : `${target.type} ${targetLabel(target)}`}`, { path: dest.url, size });
@@ -276,6 +310,8 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
     if (result && processStopped) await recoverAfterFailedArchive(s, target, imagesDir, result, err, gpu);
     throw err;
   } finally {
+    stopListening?.();
+    if (journalId) await s.store!.endDump(journalId).catch((err: Error) => s.logger.warn(`dump journal: ${err.message}`));
     s.exits.dumpEnded(target.ref.pid, processStopped);
     await rm(imagesDir, { recursive: true, force: true });
   }

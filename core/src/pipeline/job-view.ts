@@ -36,5 +36,6 @@ export async function jobView(row: JobRow, host: string, latest?: CheckpointRow,
     exitSignal: row.exit_signal ?? '',
     attachable,
     hostName: hostNames?.get(row.host) ?? row.host,
+    ...(row.notice ? { notice: row.notice } : {}),
   };
 }

@@ -58,14 +58,18 @@ async function selected(s: Services, jids: string[], all: boolean): Promise<JobR
 export async function killJobs(s: Services, input: unknown): Promise<string[]> {
   const req = validate(KillRequest, input, 'kill');
   const killed: string[] = [];
-  for (const job of await selected(s, req.jids, req.all)) {
-    const view = await jobView(job, s.host);
-    if (notRunning.has(view.status)) {
-      if (req.all) continue;
-      throw new CedanaError(ErrorCode.FailedPrecondition, `job ${job.jid} is not running (status: ${view.status})`);
-    }
-    await stopJob(s, job.type, refOf(job), req.signal as NodeJS.Signals | undefined, req.graceSeconds * 1000);
-    killed.push(job.jid);
+  for (const listed of await selected(s, req.jids, req.all)) {
+    await s.locks.run(listed.jid, async () => {
+      // Read again under the lock: a dump or restore that held it may have changed the job's PID.
+      const job = (await requireStore(s).getJob(listed.jid)) ?? listed;
+      const view = await jobView(job, s.host);
+      if (notRunning.has(view.status)) {
+        if (req.all) return;
+        throw new CedanaError(ErrorCode.FailedPrecondition, `job ${job.jid} is not running (status: ${view.status})`);
+      }
+      await stopJob(s, job.type, refOf(job), req.signal as NodeJS.Signals | undefined, req.graceSeconds * 1000);
+      killed.push(job.jid);
+    });
   }
   return killed;
 }
@@ -74,17 +78,21 @@ export async function deleteJobs(s: Services, input: { jids?: string[]; all?: bo
   const req = validate(DeleteRequest, input, 'delete');
   const store = requireStore(s);
   const deleted: string[] = [];
-  for (const job of await selected(s, req.jids, req.all)) {
-    const view = await jobView(job, s.host);
-    if (!notRunning.has(view.status)) {
-      await stopJob(s, job.type, refOf(job), undefined, 3_000).catch((err: Error) => s.logger.warn(`killing job ${job.jid}: ${err.message}`));
-    }
-    if (input.checkpoints) {
-      for (const c of await store.checkpointsOf(job.jid)) await deleteCheckpoint(s, c.path);
-    }
-    s.io?.remove(job.jid, ioDirOf(job.details));
-    await store.deleteJob(job.jid);
-    deleted.push(job.jid);
+  for (const listed of await selected(s, req.jids, req.all)) {
+    await s.locks.run(listed.jid, async () => {
+      const job = await store.getJob(listed.jid);
+      if (!job) return;
+      const view = await jobView(job, s.host);
+      if (!notRunning.has(view.status)) {
+        await stopJob(s, job.type, refOf(job), undefined, 3_000).catch((err: Error) => s.logger.warn(`killing job ${job.jid}: ${err.message}`));
+      }
+      if (input.checkpoints) {
+        for (const c of await store.checkpointsOf(job.jid)) await deleteCheckpoint(s, c.path);
+      }
+      s.io?.remove(job.jid, ioDirOf(job.details));
+      await store.deleteJob(job.jid);
+      deleted.push(job.jid);
+    });
   }
   return deleted;
 }

@@ -19,6 +19,7 @@ import {
   type StartedJob,
 } from '@cedana-ts/sdk';
 import { unpackArchive } from '../archive/unpack';
+import { sumTree, verifySums, type SumMap } from '../archive/checksums';
 import type { Job } from '../generated/daemon';
 import { statusOf, withStartTime } from './job-status';
 import { localPath } from '../storage/local';
@@ -67,7 +68,9 @@ async function openCheckpoint(s: Services, path: string, progress?: ProgressRepo
     if (!st) throw new CedanaError(ErrorCode.NotFound, `checkpoint ${path} does not exist`);
     if (st.isDirectory()) {
       const imagesDir = localPath(path);
-      return { imagesDir, meta: await readMetadata(imagesDir, path), cleanup: async () => undefined };
+      const meta = await readMetadata(imagesDir, path);
+      if (meta.files) verifySums(meta.files, await sumTree(imagesDir), path);
+      return { imagesDir, meta, cleanup: async () => undefined };
     }
     localSize = st.size;
   }
@@ -81,9 +84,13 @@ async function openCheckpoint(s: Services, path: string, progress?: ProgressRepo
         : (localSize ?? (await s.storage.for(path).stat(path).catch(() => null))?.size);
       progress.phase(schemeOf(path) === 'file' ? 'decompress' : 'download', total);
     }
+    // Shards carry their own checksums (checked by the streamer); an archive's files are summed as they are unpacked.
+    let sums: SumMap | undefined;
     if (manifest) await readSharded(s, path, manifest, imagesDir, progress && ((p) => progress.bytes(p.storedBytes)));
-    else await unpackArchive(source!, imagesDir, path, progress && ((n) => progress.add(n)));
-    return { imagesDir, meta: await readMetadata(imagesDir, path), cleanup };
+    else sums = await unpackArchive(source!, imagesDir, path, progress && ((n) => progress.add(n)));
+    const meta = await readMetadata(imagesDir, path);
+    if (sums && meta.files) verifySums(meta.files, sums, path);
+    return { imagesDir, meta, cleanup };
   } catch (err) {
     await cleanup();
     throw err;
@@ -94,6 +101,13 @@ async function openCheckpoint(s: Services, path: string, progress?: ProgressRepo
 async function checkpointPath(s: Services, req: Req): Promise<string> {
   if (req.path) return req.path;
   const latest = (await requireStore(s).checkpointsOf(req.jid!))[0];
+  const job = await requireStore(s).getJob(req.jid!);
+  // A dump lost with the daemon: the newest checkpoint on record is older than the process was.
+  if (job?.lost_dump_at && (!latest || latest.time < job.lost_dump_at) && !req.force) {
+    throw new CedanaError(ErrorCode.FailedPrecondition, `the last dump of job ${req.jid} (${new Date(job.lost_dump_at).toISOString()}) was lost when the daemon stopped during it; ${latest ? `its newest checkpoint is older (${new Date(latest.time).toISOString()})` : 'it has no other checkpoint'}`, {
+      hint: latest ? 'restore that older checkpoint anyway with --force' : 'the process cannot be restored',
+    });
+  }
   if (!latest) throw new CedanaError(ErrorCode.FailedPrecondition, `job ${req.jid} has no checkpoint`, { hint: 'dump it first with `cedana dump job`' });
   return latest.path;
 }
@@ -190,6 +204,10 @@ async function openAndRestore(s: Services, req: Req, foreground: boolean, progre
 export async function restore(s: Services, input: RestoreRequest, sink?: ProgressSink): Promise<Job> {
   const requestAt = Date.now();
   const req = validate(RestoreRequest, input, 'restore');
+  return s.locks.run(req.jid, () => restoreLocked(s, req, sink, requestAt));
+}
+
+async function restoreLocked(s: Services, req: Req, sink: ProgressSink | undefined, requestAt: number): Promise<Job> {
   const progress = reporterFor(sink);
   const store = requireStore(s);
   let jid = req.jid;
@@ -221,6 +239,11 @@ async function restoreClaimed(s: Services, req: Req, jid: string | undefined, cl
   const store = requireStore(s);
   const isNew = !jid;
   const { started, meta } = await restoreWith(s, req, false, progress, async (m) => {
+    if (jid && req.path && m.jid && m.jid !== jid && !req.force) {
+      throw new CedanaError(ErrorCode.FailedPrecondition, `${req.path} is a checkpoint of job ${m.jid}, not of job ${jid}`, {
+        hint: `restore it as its own job (cedana restore ${m.type} --path ${req.path}), or add --force`,
+      });
+    }
     if (!jid) {
       jid = m.jid && !(await store.getJob(m.jid)) ? m.jid : undefined;
       while (!jid || (await store.getJob(jid))) jid = randomJobName();
@@ -245,6 +268,8 @@ async function restoreClaimed(s: Services, req: Req, jid: string | undefined, cl
       exit_signal: null,
       details: JSON.stringify(started.details),
       released: 0,
+      notice: null,
+      lost_dump_at: null,
       ...(claim?.own ? { claim: null } : {}),
     });
     // The two-step move (dump on one host, restore here): the old host's record of where the job went.

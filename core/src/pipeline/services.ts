@@ -10,6 +10,7 @@ import type { Reaper } from '../proc/reaper';
 import type { StorageRegistry } from '../storage/registry';
 import type { ExitMonitor } from './exit-monitor';
 import type { IoRegistry } from '../io/io-registry';
+import type { JobLocks } from './job-locks';
 
 export interface Services {
   config: Config;
@@ -27,6 +28,10 @@ export interface Services {
   exits: ExitMonitor;
   /** Stdio of attachable jobs. Null without a daemon. */
   io: IoRegistry | null;
+  /** One dump/restore/kill/delete at a time per job. */
+  locks: JobLocks;
+  /** Aborted when the daemon is asked to stop: operations in flight give up safely (see stopping.ts). */
+  stopping: AbortSignal;
 }
 
 export const ServicesToken = Symbol('Services');

@@ -11,7 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { partialPrefix } from '../daemon/scratch-cleaner';
 import { extensionOf } from '../archive/formats';
 import { CedanaError, ErrorCode, SHARD_MANIFEST, ShardManifest, type Compression, type ShardProgress, type Streamer } from '@cedana-ts/sdk';
-import { localPath } from '../storage/local';
+import { localPath, notWritable } from '../storage/local';
 import { schemeOf } from '../storage/registry';
 import type { Services } from './services';
 
@@ -47,7 +47,9 @@ export async function openShardedTarget(s: Services, dir: string, name: string, 
     const parent = dirname(url);
     if (!(await stat(parent).catch(() => null))?.isDirectory()) throw new CedanaError(ErrorCode.NotFound, `directory ${parent} does not exist`, { hint: 'create it or choose another --dir' });
     if (await stat(url).catch(() => null)) throw new CedanaError(ErrorCode.AlreadyExists, `${url} exists already`, { hint: 'choose another --name' });
-    const partial = await mkdtemp(join(parent, partialPrefix(basename(url))));
+    const partial = await mkdtemp(join(parent, partialPrefix(basename(url)))).catch((err: NodeJS.ErrnoException) => {
+      throw notWritable(parent, err);
+    });
     const local = s.storage.for(partial);
     return {
       url,

@@ -89,6 +89,7 @@ function restoreRequestOf(r: RestoreReq): RestoreRequest {
     pidFile: opt(r.pidFile),
     attachable: r.attachable,
     lazy: r.lazy,
+    force: r.force ?? false,
     options: parseJsonObject(r.optionsJson, 'options'),
   };
 }

@@ -35,13 +35,16 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
 }
 
 /** The CedanaError a failed call stands for. */
-export function fromServiceError(err: ServiceError, address: string): CedanaError {
+export function fromServiceError(err: ServiceError, address: string, call?: { name: string; seconds: number }): CedanaError {
   const code = err.metadata?.get(CODE_KEY)[0];
   const hint = err.metadata?.get(HINT_KEY)[0];
   if (isErrorCode(code)) return new CedanaError(code, err.details, { hint: hint ? hint.toString() : undefined });
   if (err.code === Status.UNAVAILABLE) {
     return new CedanaError(ErrorCode.Unavailable, `cannot reach the daemon at ${address}`, { hint: 'is it running? start it with `cedana daemon start`' });
   }
-  if (err.code === Status.DEADLINE_EXCEEDED) return new CedanaError(ErrorCode.Unavailable, `the daemon at ${address} did not answer in time`);
+  if (err.code === Status.DEADLINE_EXCEEDED) {
+    if (!call) return new CedanaError(ErrorCode.Unavailable, `the daemon at ${address} did not answer in time`);
+    return new CedanaError(ErrorCode.Unavailable, `${call.name} timed out: the daemon at ${address} did not answer within ${call.seconds} s`, { hint: 'give it longer with --deadline SECONDS, or see the daemon log' });
+  }
   return new CedanaError(ErrorCode.Internal, err.details || err.message);
 }

@@ -3,7 +3,7 @@
  * and renamed into place on commit, so a half-written archive never appears under its real name.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readdir, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { finished } from 'node:stream/promises';
@@ -14,6 +14,11 @@ import { CedanaError, ErrorCode, type Storage, type StoredObject, type Upload } 
 /** The filesystem path of a plain path or `file://` URL. */
 export function localPath(url: string): string {
   return url.startsWith('file://') ? fileURLToPath(url) : url;
+}
+
+/** The error for a checkpoint directory that cannot be written into. */
+export function notWritable(dir: string, err: NodeJS.ErrnoException): CedanaError {
+  return new CedanaError(ErrorCode.FailedPrecondition, `cannot write a checkpoint into ${dir} (${err.code ?? err.message})`, { hint: 'choose a writable --dir', cause: err });
 }
 
 export class LocalStorage implements Storage {
@@ -27,7 +32,14 @@ export class LocalStorage implements Storage {
     if (!dirStat.isDirectory()) throw new CedanaError(ErrorCode.InvalidArgument, `${dir} is not a directory`, { hint: 'choose a directory for --dir' });
     if (await stat(path).catch(() => null)) throw new CedanaError(ErrorCode.AlreadyExists, `${path} exists already`, { hint: 'choose another --name' });
     const partial = join(dir, `${partialPrefix(basename(path))}${Date.now()}`);
-    const stream = createWriteStream(partial, { mode: 0o600, flags: 'wx' });
+    // Opened here, not by the stream: a destination that cannot be written (read-only, /proc) fails this call,
+    // before anything is frozen, instead of an 'error' event on a stream nobody listens to yet.
+    const fh = await open(partial, 'wx', 0o600).catch((err: NodeJS.ErrnoException) => {
+      throw notWritable(dir, err);
+    });
+    const stream = createWriteStream('', { fd: fh, autoClose: true });
+    // Errors reach whoever pipes into the stream; this keeps one that comes with nobody piping from killing the daemon.
+    stream.on('error', () => undefined);
     let settled = false;
     return {
       stream,

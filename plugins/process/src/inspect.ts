@@ -47,6 +47,8 @@ async function socketTable(pid: number, table: string): Promise<Map<string, stri
 export interface TreeFindings {
   pids: number[];
   tcpEstablished: boolean;
+  /** A file lock is held (fdinfo `lock:` lines, which show OFD locks too, or /proc/locks): CRIU needs --file-locks. */
+  fileLocks: boolean;
   unixSockets: boolean;
   terminal: boolean;
   foreignSession: boolean;
@@ -61,9 +63,11 @@ export async function inspectTree(pid: number): Promise<TreeFindings> {
   let terminal = false;
   let foreignSession = false;
   let hiddenSession: number | null = null;
+  let fileLocks = await inLocksTable(pids);
   for (const p of pids) {
     const fds = await readdir(`/proc/${p}/fd`).catch(() => [] as string[]);
     for (const fd of fds) {
+      if (!fileLocks && /^lock:/m.test(await readFile(`/proc/${p}/fdinfo/${fd}`, 'utf8').catch(() => ''))) fileLocks = true;
       const target = await readlink(`/proc/${p}/fd/${fd}`).catch(() => '');
       const sock = /^socket:\[(\d+)\]$/.exec(target);
       if (sock) inodes.add(sock[1]);
@@ -83,7 +87,15 @@ export async function inspectTree(pid: number): Promise<TreeFindings> {
     }
     for (const inode of (await socketTable(pid, 'unix')).keys()) if (inodes.has(inode)) unixSockets = true;
   }
-  return { pids, tcpEstablished, unixSockets, terminal, foreignSession, hiddenSession };
+  return { pids, tcpEstablished, fileLocks, unixSockets, terminal, foreignSession, hiddenSession };
+}
+
+/** True when /proc/locks lists a lock held by a process of the tree (POSIX and flock locks name their PID). */
+async function inLocksTable(pids: number[]): Promise<boolean> {
+  const text = await readFile('/proc/locks', 'utf8').catch(() => '');
+  const tree = new Set(pids);
+  // "1: POSIX  ADVISORY  WRITE 1234 08:01:5678 0 EOF" — the PID is the fifth column (-1 for OFD locks).
+  return text.split('\n').some((line) => tree.has(Number(line.trim().split(/\s+/)[4])));
 }
 
 /** The options the user asked for, plus those the tree needs. */
@@ -91,6 +103,7 @@ export function neededOptions(asked: CriuOptions, found: TreeFindings): CriuOpti
   return {
     ...asked,
     tcpEstablished: asked.tcpEstablished || found.tcpEstablished,
+    fileLocks: asked.fileLocks || found.fileLocks,
     extUnixSk: asked.extUnixSk || found.unixSockets,
     shellJob: asked.shellJob || found.terminal || found.foreignSession,
   };

@@ -41,6 +41,29 @@ function exitOf(child: ReturnType<typeof spawn>): Promise<ExitStatus> {
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
+/** How long a restore waits for a zombie holding its PID to be reaped. */
+const ZOMBIE_WAIT_MS = 5_000;
+
+/**
+ * The restored process needs its old PID. A zombie holding it is usually about to be reaped by its parent (or by
+ * PID 1): wait for that, a few seconds, and then say plainly what holds the PID.
+ */
+async function zombieGone(pid: number): Promise<void> {
+  const state = async () => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    return stat ? stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) : null;
+  };
+  const deadline = Date.now() + ZOMBIE_WAIT_MS;
+  while ((await state()) === 'Z') {
+    if (Date.now() >= deadline) {
+      throw new CedanaError(ErrorCode.RestoreFailed, `PID ${pid}, which the restored process needs, is held by a zombie that its parent does not reap`, {
+        hint: 'wait for its parent to reap it (or end that parent), then restore again',
+      });
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export class ProcessRuntime implements Runtime {
   readonly type = 'process';
   readonly optionsSchema = z.object({}).strict();
@@ -126,6 +149,7 @@ export class ProcessRuntime implements Runtime {
       if (spec.lazy) lazy = await LazyPages.start(this.ctx.settings.criuPath, spec.imagesDir, workDir);
       // Detached: CRIU exits once the tree is back, and the tree is re-parented to the caller, a child subreaper
       // (the daemon, or the CLI for --no-server), which reaps it and so learns how it ends.
+      await zombieGone(spec.metadata.pid);
       const lazyArgs = lazy ? ['--lazy-pages'] : [];
       await runCriu(this.ctx.settings.criuPath, 'restore', ['--restore-detached', ...lazyArgs, ...args], { logDir: workDir, keepLogAt });
       const pid = Number((await readFile(pidFile, 'utf8')).trim());

@@ -59,6 +59,11 @@ const start: CommandModule<GlobalArgs, StartArgs> = {
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => {
         logger.info(`${sig} received, stopping`);
+        // Within 5 s whatever is in flight: what stop() has not ended by then (a hung call) does not hold the exit.
+        setTimeout(() => {
+          logger.warn('stopping took too long: exiting now');
+          process.exit(1);
+        }, 4_500).unref();
         daemon.stop().then(resolve, resolve);
       };
       process.once('SIGTERM', () => stop('SIGTERM'));

@@ -70,6 +70,7 @@ const list: CommandModule<GlobalArgs, ListArgs> = {
       if (argv.json) return console.log(JSON.stringify(jobs, null, 2));
       if (jobs.length === 0) return console.log('No jobs found');
       console.log(jobsTable(jobs, Date.now(), argv.all ?? false));
+      for (const j of jobs) if (j.notice) console.log(`\nJob ${j.jid}: ${j.notice}`);
       console.log('\nUse `job inspect <JID>` for more details about a job');
       console.log('Use `job checkpoints <JID>` to list all checkpoints for a job');
     }),

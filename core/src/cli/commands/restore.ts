@@ -8,7 +8,7 @@ import { absolute, daemonFrom, GLOBAL_FLAGS, localServices, type GlobalArgs } fr
 import { progressLineFor } from '../progress-line';
 import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
 
-const RESTORE_FLAGS = [...GLOBAL_FLAGS, 'type', 'jid', 'path', 'p', 'tcp-established', 'file-locks', 'shell-job', 'pid-file', 'no-server', 'attach', 'a', 'attachable', 'lazy'];
+const RESTORE_FLAGS = [...GLOBAL_FLAGS, 'type', 'jid', 'path', 'p', 'tcp-established', 'file-locks', 'shell-job', 'pid-file', 'no-server', 'attach', 'a', 'attachable', 'lazy', 'force'];
 
 interface RestoreArgs extends GlobalArgs {
   type: string;
@@ -22,6 +22,7 @@ interface RestoreArgs extends GlobalArgs {
   attach?: boolean;
   attachable?: boolean;
   lazy?: boolean;
+  force?: boolean;
 }
 
 export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
@@ -39,7 +40,8 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       .option('no-server', { type: 'boolean', describe: 'restore as a child of this command, without the daemon' })
       .option('attach', { alias: 'a', type: 'boolean', describe: 'stream the restored job’s stdio here; Ctrl+C detaches' })
       .option('attachable', { type: 'boolean', describe: 'keep the restored job attachable' })
-      .option('lazy', { type: 'boolean', describe: 'run the job at once and fill its memory in the background' }) as Argv<RestoreArgs>,
+      .option('lazy', { type: 'boolean', describe: 'run the job at once and fill its memory in the background' })
+      .option('force', { type: 'boolean', describe: 'restore job J --path P even when P is a checkpoint of another job' }) as Argv<RestoreArgs>,
   handler: async (argv) => {
     const isJob = argv.type === 'job';
     if (isJob && !argv.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job needs a JID', { hint: 'cedana restore job <JID>' });
@@ -86,6 +88,7 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
         optionsJson: JSON.stringify(request.options),
         attachable: Boolean(argv.attach || argv.attachable),
         lazy: request.lazy,
+        force: argv.force ?? false,
       };
       const { job } = line ? await daemon.restoreWatch(req, (p) => line.update(p)).finally(() => line.clear()) : await daemon.restore(req);
       if (argv.attach) {
