@@ -13,16 +13,24 @@ import { validate } from '../pipeline/validate';
 import { createLogger } from '../logger';
 
 /** The global flags, declared on every command. */
-export const GLOBAL_FLAGS = ['config', 'config-dir', 'address', 'protocol'] as const;
+export const GLOBAL_FLAGS = ['config', 'config-dir', 'address', 'protocol', 'init-config', 'merge-config', 'profiling', 'profiling-path'] as const;
 
 export interface GlobalArgs {
   config?: string;
   'config-dir'?: string;
   address?: string;
   protocol?: string;
+  'init-config'?: boolean;
+  'merge-config'?: boolean;
+  profiling?: boolean;
+  'profiling-path'?: string;
 }
 
 export function configFrom(argv: GlobalArgs): Config {
+  // Cedana's third protocol: a VM's vsock. Nothing here listens on one.
+  if ((argv.protocol ?? process.env.CEDANA_PROTOCOL ?? '').toLowerCase() === 'vsock') {
+    throw new CedanaError(ErrorCode.Unsupported, 'the vsock protocol is not supported', { hint: 'use --protocol unix or tcp' });
+  }
   const cfg = loadConfig({ configDir: argv['config-dir'], configJson: argv.config });
   // Flags beat the config file and the environment.
   return validate(ConfigSchema, { ...cfg, ...(argv.protocol ? { protocol: argv.protocol } : {}), ...(argv.address ? { address: argv.address } : {}) }, 'flags');

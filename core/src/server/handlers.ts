@@ -121,7 +121,7 @@ export function handlers(s: Services): DaemonServer & Record<string, UntypedHand
     killJobs: unary(hold, async (r) => ({ jids: await killJobs(s, { jids: r.jids, all: r.all, signal: opt(r.signal), graceSeconds: r.graceSeconds }) })),
     deleteJobs: unary(hold, async (r) => ({ jids: await deleteJobs(s, { jids: r.jids, all: r.all, checkpoints: r.checkpoints }) })),
     listCheckpoints: unary(hold, async (r) => ({ checkpoints: await listCheckpoints(s, r.jid) })),
-    healthCheck: unary(hold, async () => ({ results: await healthCheck(s) })),
+    healthCheck: unary(hold, async (r) => ({ results: await healthCheck(s, { full: r.full }) })),
     listPlugins: unary(hold, async () => ({ plugins: pluginList(s) })),
     reloadPlugins: unary(hold, async () => ({ plugins: await reloadPlugins(s) })),
     getFeatures: unary(hold, async () => features(s)),
