@@ -175,6 +175,11 @@ export async function dump(s: Services, input: DumpRequest, sink?: ProgressSink)
     fileLocks: req.fileLocks,
     shellJob: req.shellJob,
     extUnixSk: false,
+    skipInFlight: req.skipInFlight,
+    linkRemap: req.linkRemap,
+    tcpClose: false,
+    leaveStopped: false,
+    external: req.external,
   };
 
   // Open the destination first: a bad --dir must fail before the process is frozen.

@@ -60,7 +60,7 @@ function watch<Req, Res>(hold: Hold, fn: (req: Req, sink: ProgressSink) => Promi
   };
 }
 
-function dumpRequestOf(r: DumpReq): DumpRequest {
+export function dumpRequestOf(r: DumpReq): DumpRequest {
   return {
     jid: opt(r.jid),
     type: opt(r.type),
@@ -72,12 +72,15 @@ function dumpRequestOf(r: DumpReq): DumpRequest {
     tcpEstablished: r.tcpEstablished,
     fileLocks: r.fileLocks,
     shellJob: r.shellJob,
+    skipInFlight: r.skipInFlight,
+    linkRemap: r.linkRemap,
+    external: r.external,
     streams: r.streams || undefined,
     options: parseJsonObject(r.optionsJson, 'options'),
   };
 }
 
-function restoreRequestOf(r: RestoreReq): RestoreRequest {
+export function restoreRequestOf(r: RestoreReq): RestoreRequest {
   return {
     jid: opt(r.jid),
     type: opt(r.type),
@@ -85,6 +88,10 @@ function restoreRequestOf(r: RestoreReq): RestoreRequest {
     tcpEstablished: r.tcpEstablished,
     fileLocks: r.fileLocks,
     shellJob: r.shellJob,
+    tcpClose: r.tcpClose,
+    leaveStopped: r.leaveStopped,
+    linkRemap: r.linkRemap,
+    external: r.external,
     pidFile: opt(r.pidFile),
     attachable: r.attachable,
     options: parseJsonObject(r.optionsJson, 'options'),

@@ -29,6 +29,9 @@ const dumpReq = (r: Partial<DumpReq>): DumpReq => ({
   shellJob: false,
   optionsJson: '',
   streams: 0,
+  skipInFlight: false,
+  linkRemap: false,
+  external: [],
   ...r,
 });
 
@@ -42,6 +45,10 @@ const restoreReq = (r: Partial<RestoreReq>): RestoreReq => ({
   pidFile: '',
   optionsJson: '',
   attachable: false,
+  tcpClose: false,
+  leaveStopped: false,
+  linkRemap: false,
+  external: [],
   ...r,
 });
 

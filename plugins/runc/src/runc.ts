@@ -26,6 +26,18 @@ export function criuFlags(opts: CriuOptions, action: 'checkpoint' | 'restore'): 
     ['shellJob', '--shell-job'],
     ['extUnixSk', '--ext-unix-sk'],
   ];
+  // runc has no flag for these: refused rather than dropped.
+  const missing: [boolean | undefined, string][] = [
+    [opts.skipInFlight && action === 'checkpoint', '--skip-in-flight'],
+    [opts.linkRemap, '--link-remap'],
+    [opts.tcpClose && action === 'restore', '--tcp-close'],
+    [opts.leaveStopped && action === 'restore', '--leave-stopped'],
+    [(opts.external ?? []).length > 0, '--external'],
+  ];
+  const refused = missing.filter(([on]) => on).map(([, f]) => f);
+  if (refused.length > 0) {
+    throw new CedanaError(ErrorCode.Unsupported, `runc ${action} cannot pass ${refused.join(', ')} to CRIU`, { hint: `drop ${refused.join(', ')}, or use the process runtime` });
+  }
   return flags.filter(([k]) => opts[k] && !(action === 'restore' && k === 'leaveRunning')).map(([, f]) => f);
 }
 
