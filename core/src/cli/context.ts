@@ -32,8 +32,15 @@ export function configFrom(argv: GlobalArgs): Config {
     throw new CedanaError(ErrorCode.Unsupported, 'the vsock protocol is not supported', { hint: 'use --protocol unix or tcp' });
   }
   const cfg = loadConfig({ configDir: argv['config-dir'], configJson: argv.config });
+  // As in Cedana, `--address` of a containerd command is containerd's socket (see containerdAddress).
+  const address = containerdAddress(argv) === undefined ? argv.address : undefined;
   // Flags beat the config file and the environment.
-  return validate(ConfigSchema, { ...cfg, ...(argv.protocol ? { protocol: argv.protocol } : {}), ...(argv.address ? { address: argv.address } : {}) }, 'flags');
+  return validate(ConfigSchema, { ...cfg, ...(argv.protocol ? { protocol: argv.protocol } : {}), ...(address ? { address } : {}) }, 'flags');
+}
+
+/** `--address` of `run|manage|dump|restore containerd`, which names containerd's socket, not the daemon's. */
+export function containerdAddress(argv: GlobalArgs): string | undefined {
+  return (argv as { type?: unknown }).type === 'containerd' ? argv.address : undefined;
 }
 
 /** A connection to the daemon named by the flags and config. */

@@ -9,7 +9,7 @@ import { daemonCommand } from './commands/daemon';
 import { dumpCommand } from './commands/dump';
 import { attachPidCommand, jobAliases, jobCommand } from './commands/job';
 import { manageCommand } from './commands/manage';
-import { featuresCommand, pluginCommand } from './commands/plugin';
+import { featuresCommand, pluginCommand, pluginsCommand } from './commands/plugin';
 import { restoreCommand } from './commands/restore';
 import { execCommand, runCommand } from './commands/run';
 import { checkCommand } from './commands/check';
@@ -53,13 +53,14 @@ export async function main(args: string[]): Promise<number> {
     )
     .completion('__completion-script', false);
   for (const alias of jobAliases) parser.command(alias);
-  parser.command(pluginCommand).command(featuresCommand);
+  parser.command(pluginCommand).command(pluginsCommand).command(featuresCommand);
   parser
     .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()
     .help()
     .version('version', 'print the version', VERSION)
+    .exitProcess(false)
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
       const didYouMean = !err && /^Did you mean (.+)\?$/.exec(msg ?? '');

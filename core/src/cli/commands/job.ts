@@ -11,6 +11,7 @@ import { attachTerminal } from '../attach';
 
 interface ListArgs extends GlobalArgs {
   json?: boolean;
+  all?: boolean;
 }
 interface JidsArgs extends GlobalArgs {
   jids: string[];
@@ -51,7 +52,10 @@ async function withDaemon<T>(argv: GlobalArgs, fn: (d: ReturnType<typeof daemonF
 const list: CommandModule<GlobalArgs, ListArgs> = {
   command: ['list', 'ls'],
   describe: 'List jobs',
-  builder: (y) => y.option('json', { type: 'boolean', describe: 'print JSON for scripts' }) as Argv<ListArgs>,
+  builder: (y) =>
+    y
+      .option('json', { type: 'boolean', describe: 'print JSON for scripts' })
+      .option('all', { alias: 'a', type: 'boolean', describe: 'also jobs of other hosts (every job of the database is listed anyway)' }) as Argv<ListArgs>,
   handler: (argv) =>
     withDaemon(argv, async (d) => {
       const { jobs } = await d.listJobs({ jids: [] });

@@ -207,8 +207,11 @@ const reload: CommandModule<GlobalArgs, GlobalArgs> = {
   },
 };
 
+/** `cedana plugins [plugin]…`: Cedana's shortcut for `plugin list`. */
+export const pluginsCommand: CommandModule<GlobalArgs, ListArgs> = { ...list, command: 'plugins [filter]' };
+
 export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: ['plugin', 'plugins'],
+  command: 'plugin',
   describe: 'Manage plugins',
   builder: (y) =>
     y
