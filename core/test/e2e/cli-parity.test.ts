@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestEnv, waitFor } from '../helpers/env';
+import { spawnSync } from 'node:child_process';
+import { boxCounter, runcBundle } from '@cedana-ts/sdk/testing';
 import { counter, dumpedPath, job, killGroup, lastNumber, procState, restoredPid, runPid, teardown } from '../helpers/e2e';
 
 describe('e2e: Cedana CLI parity', function () {
@@ -58,5 +60,27 @@ describe('e2e: Cedana CLI parity', function () {
     // CRIU leaves every task of the tree stopped: the shell and its sleep.
     process.kill(-restored, 'SIGCONT');
     await waitFor(() => lastNumber(log) > before, 10_000, 'the counter to go on after SIGCONT');
+  });
+
+  it('run runc takes runc\'s run flags (--detach, -b, --no-new-keyring, --no-subreaper) and dumps and restores', async () => {
+    env = new TestEnv();
+    const root = join(env.dir, 'runc-root');
+    env.env.CEDANA_RUNC_ROOT = root;
+    const bundle = runcBundle(join(env.dir, 'bundle'), boxCounter());
+    await env.startDaemon();
+    const log = join(env.dir, 'rc.log');
+    try {
+      env.ok(['run', 'runc', '-b', bundle, '--jid', 'rcflags', '--id', 'rcflags', '--log', log, '--detach', '--no-new-keyring', '--no-subreaper']);
+      await waitFor(() => lastNumber(log) >= 3, 15_000, 'the container to count');
+      const path = dumpedPath(env.ok(['dump', 'job', 'rcflags']));
+      const refused = env.cli(['restore', 'job', 'rcflags', '--path', path, '--netns-eth0-ipv4-addr', '10.0.0.9']);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /^Error: --netns-eth0-ipv4-addr is not supported/);
+      restoredPid(env.ok(['restore', 'job', 'rcflags', '--path', path, '-d', '--no-subreaper']));
+      const at = lastNumber(log);
+      await waitFor(() => lastNumber(log) > at + 2, 15_000, 'the restored container to count on');
+    } finally {
+      spawnSync('runc', ['--root', root, 'delete', '--force', 'rcflags']);
+    }
   });
 });

@@ -48,6 +48,8 @@ export interface RuncTarget {
   criu: string;
   /** Where kept CRIU logs go. */
   tmpDir: string;
+  /** More global flags (--rootless, --systemd-cgroup). */
+  global?: string[];
 }
 
 /** The reason a failed runc call gives: its error log lines, else its stderr. */
@@ -61,7 +63,7 @@ export class Runc {
   constructor(readonly t: RuncTarget) {}
 
   private globalArgs(logFile: string): string[] {
-    return ['--root', this.t.root, '--criu', this.t.criu, '--log', logFile, '--log-format', 'json'];
+    return ['--root', this.t.root, '--criu', this.t.criu, ...(this.t.global ?? []), '--log', logFile, '--log-format', 'json'];
   }
 
   /**
