@@ -128,6 +128,8 @@ export const REFERENCE: Entry[] = [
   { argv: ['plugin', 'features', '--errors'], rpc: 'getFeatures' },
   { argv: ['features'], rpc: 'getFeatures' },
   { argv: ['features', '--errors'], rpc: 'getFeatures' },
+  { argv: ['features', 'runc'], rpc: 'getFeatures', stdout: /^FEATURE\s+RUNC\n(.*\n)*attach\s+✔\n/m },
+  { argv: ['plugin', 'features', 'criu', '--errors'], rpc: 'getFeatures', stdout: /^FEATURE\s+PROCESS\n/m },
 ];
 
 /**

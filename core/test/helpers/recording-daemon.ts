@@ -29,7 +29,10 @@ const answers: Record<string, () => unknown> = {
   healthCheck: () => ({ results: [{ name: 'daemon', components: [{ name: 'version', data: 'rec', level: 'ok', message: '' }] }] }),
   listPlugins: () => ({ plugins: [] }),
   reloadPlugins: () => ({ plugins: [] }),
-  getFeatures: () => ({ plugins: [], rows: [] }),
+  getFeatures: () => ({
+    plugins: [api.Plugin.fromPartial({ name: '@cedana-ts/plugin-runc', type: 'runtime', id: 'runc', version: '0.1.0', status: 'ok' }), api.Plugin.fromPartial({ name: '@cedana-ts/plugin-process', type: 'runtime', id: 'process', version: '0.1.0', status: 'ok' })],
+    rows: [{ feature: 'attach', cells: ['available', 'available'] }],
+  }),
 };
 
 export class RecordingDaemon {

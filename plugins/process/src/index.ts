@@ -36,6 +36,8 @@ export default definePlugin({
         Feature.Restore,
         Feature.RestoreNoServer,
         Feature.Kill,
+        // Its jobs' stdio can go through the daemon (run/restore --attach, --attachable).
+        Feature.Attach,
       ],
       info: { criu: version, criuPath: criu },
       async health(opts?: { full?: boolean }): Promise<HealthComponent[]> {
