@@ -107,6 +107,29 @@ describe('CLI conformance with Cedana’s reference', function () {
     assert.equal((JSON.parse(readFileSync(path, 'utf8')) as { checkpoint: { path: string } }).checkpoint.path, '/ckpt/rec.tar');
   });
 
+  it('accepts every CEDANA_* variable Cedana reads (pkg/config at fe39c08), ignoring those it has no use for', async () => {
+    const cedanaEnv: Record<string, string> = {
+      CEDANA_PROTOCOL: 'UNIX', CEDANA_LOG_LEVEL: 'debug', CEDANA_LOG_LEVEL_NO_SERVER: 'warn', CEDANA_METRICS: 'false', CEDANA_METRICS_ENABLED: 'false',
+      CEDANA_CONNECTION_URL: 'https://example.invalid/v1', CEDANA_URL: 'https://example.invalid/v1', CEDANA_CONNECTION_AUTH_TOKEN: 't', CEDANA_AUTH_TOKEN: 't',
+      CEDANA_CONNECTION_CLUSTER_ID: 'c', CEDANA_CLUSTER_ID: 'c', CEDANA_CHECKPOINT_DIR: '/tmp', CEDANA_CHECKPOINT_COMPRESSION: 'lz4', CEDANA_CHECKPOINT_STREAMS: '0',
+      CEDANA_CHECKPOINT_STREAM_MEMORY_LIMIT: '4000', CEDANA_CHECKPOINT_ASYNC: 'false', CEDANA_DB_REMOTE: 'false', CEDANA_REMOTE: 'false', CEDANA_DB_PATH: join(tmp, 'env.db'),
+      CEDANA_PROFILING_ENABLED: 'true', CEDANA_PROFILING_DETAILED: 'true', CEDANA_PROFILING_PRECISION: 'auto', CEDANA_CLIENT_WAIT_FOR_READY: 'false', CEDANA_WAIT_FOR_READY: 'false',
+      CEDANA_CRIU_BINARY_PATH: '', CEDANA_CRIU_LEAVE_RUNNING: 'false', CEDANA_CRIU_MANAGE_CGROUPS: 'ignore', CEDANA_CRIU_LOG_LEVEL: '2',
+      CEDANA_GPU_POOL_SIZE: '0', CEDANA_GPU_LOG_DIR: '/tmp', CEDANA_GPU_SOCK_DIR: '/tmp', CEDANA_GPU_SHM_SIZE: '8589934592', CEDANA_GPU_DEDUP_ENABLED: 'false',
+      CEDANA_GPU_TEMPLATES_ENABLED: 'false', CEDANA_GPU_DEBUG: 'false', CEDANA_PLUGINS_BIN_DIR: '/usr/local/bin', CEDANA_PLUGINS_LIB_DIR: join(tmp, 'plugins'),
+      CEDANA_PLUGINS_BUILDS: 'release', CEDANA_PLUGINS_BUILD: 'release', CEDANA_PLUGINS_LOCAL_SEARCH_PATH: '/tmp', CEDANA_SLURM_DB_HOST: 'h', CEDANA_SLURM_DB_SOCKET: '/s',
+      CEDANA_SLURM_DB_PORT: '3306', CEDANA_SLURM_DB_NAME: 'slurm_acct_db', CEDANA_AWS_ACCESS_KEY_ID: 'k', CEDANA_AWS_SECRET_ACCESS_KEY: 's', CEDANA_AWS_REGION: 'us-east-1',
+      CEDANA_AWS_ENDPOINT: 'http://127.0.0.1:1', CEDANA_UNPRIVILEGED: 'false',
+    };
+    for (const [k, v] of Object.entries(cedanaEnv)) process.env[k] = v;
+    try {
+      const r = await cedana(['ps']);
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      for (const k of Object.keys(cedanaEnv)) delete process.env[k];
+    }
+  });
+
   it('--init-config writes the config file into --config-dir', async () => {
     const dir = join(tmp, 'init');
     assert.equal((await cedana(['--config-dir', dir, '--init-config', 'version'])).code, 0);
