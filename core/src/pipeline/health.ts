@@ -1,15 +1,12 @@
 /**
  * `check` and `daemon check`: one result per component (the daemon itself, then each plugin with its own checks).
- * Checks report problems as results; they do not throw. Without `full`, only the plugins CRIU comes with (their
- * CRIU version and `criu check`); with it, every plugin, each asked for its slower checks too.
+ * Checks report problems as results; they do not throw. Every plugin is checked; `full` asks each for its slower
+ * checks too (each CRIU feature).
  */
 import type { HealthResult, Plugin } from '../generated/daemon';
 import type { Services } from './services';
 
 const CORE_VERSION: string = (require('../../../package.json') as { version: string }).version;
-
-/** The plugins checked without `--full`: the one that owns CRIU. */
-const BASIC_PLUGINS = new Set(['process']);
 
 export async function healthCheck(s: Services, opts: { full?: boolean } = {}): Promise<HealthResult[]> {
   const full = opts.full ?? false;
@@ -24,7 +21,6 @@ export async function healthCheck(s: Services, opts: { full?: boolean } = {}): P
     },
   ];
   for (const rec of s.plugins.list()) {
-    if (!full && !BASIC_PLUGINS.has(rec.manifest?.id ?? '')) continue;
     // A plugin that cannot work on this machine is reported, but is neither a warning nor an error.
     const level = rec.status === 'ok' ? 'ok' : rec.status === 'skipped' ? 'skipped' : 'error';
     const components = [{ name: 'plugin', data: `${rec.manifest?.version ?? '?'} ${rec.status}`, level, message: rec.reason ?? '' }];

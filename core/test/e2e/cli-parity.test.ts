@@ -35,6 +35,7 @@ describe('e2e: Cedana CLI parity', function () {
     const basic = env.cli(['check']);
     assert.equal(basic.code, 0, basic.stderr);
     assert.match(basic.stdout, /criu version\s+\d+\.\d+/);
+    assert.doesNotMatch(basic.stdout, /criu pidfd_store/);
     assert.match(basic.stdout.trimEnd().split('\n').pop()!, /^(All good\.|Looks good, with \d+ warning\(s\)\.)$/);
     const full = env.cli(['check', '--full']);
     assert.match(full.stdout, /criu pidfd_store/);

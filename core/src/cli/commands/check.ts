@@ -40,11 +40,11 @@ function print(results: HealthResult[]): void {
   if (report.errors > 0) process.exitCode = 1;
 }
 
-const fullFlag = (y: Argv<GlobalArgs>) => y.option('full', { type: 'boolean', describe: 'every plugin, and the slower checks (each CRIU feature)' }) as Argv<CheckArgs>;
+const fullFlag = (y: Argv<GlobalArgs>) => y.option('full', { type: 'boolean', describe: 'also the slower checks (each CRIU feature)' }) as Argv<CheckArgs>;
 
 export const checkCommand: CommandModule<GlobalArgs, CheckArgs> = {
   command: 'check',
-  describe: 'Check CRIU (and with --full every plugin) in this process, without a daemon',
+  describe: 'Check CRIU and every plugin in this process, without a daemon',
   builder: fullFlag,
   handler: async (argv) => {
     const wired = await localServices(argv);
@@ -59,7 +59,7 @@ export const checkCommand: CommandModule<GlobalArgs, CheckArgs> = {
 
 export const daemonCheckCommand: CommandModule<GlobalArgs, CheckArgs> = {
   command: 'check',
-  describe: 'Ask the running daemon to check CRIU (and with --full every plugin)',
+  describe: 'Ask the running daemon to check CRIU and every plugin',
   builder: fullFlag,
   handler: async (argv) => {
     const daemon = daemonFrom(argv);
