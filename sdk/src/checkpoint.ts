@@ -29,6 +29,16 @@ export const CriuOptions = z
     fileLocks: z.boolean().default(false),
     shellJob: z.boolean().default(false),
     extUnixSk: z.boolean().default(false),
+    /** dump: leave half-open (in-flight) TCP connections out. */
+    skipInFlight: z.boolean().optional(),
+    /** dump and restore: files deleted but still open are kept through links (CRIU --link-remap). */
+    linkRemap: z.boolean().optional(),
+    /** restore: listening TCP sockets may exist already (CRIU --tcp-close restores established ones closed). */
+    tcpClose: z.boolean().optional(),
+    /** restore: the restored tree stays stopped (SIGSTOP) until it is continued. */
+    leaveStopped: z.boolean().optional(),
+    /** Resources outside the tree's namespaces, each as CRIU's --external takes it (`mnt[/path]:name`, …). */
+    external: z.array(z.string().min(1)).optional(),
   })
   .strict();
 export type CriuOptions = z.infer<typeof CriuOptions>;

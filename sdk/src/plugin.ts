@@ -83,7 +83,8 @@ export interface PluginInstance {
   /** A streamer plugin's sharded writer and reader (`dump --streams N`). */
   streamer?: Streamer;
   /** Checks run by `cedana daemon check`. */
-  health?(): Promise<HealthComponent[]>;
+  /** `full`: also the slower checks (`cedana check --full`), such as each CRIU feature. */
+  health?(opts?: { full?: boolean }): Promise<HealthComponent[]>;
   /** Releases what init acquired; called once at daemon stop. */
   close?(): Promise<void>;
 }

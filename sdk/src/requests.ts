@@ -56,6 +56,9 @@ const DumpCriuFlags = {
   tcpEstablished: z.boolean().default(false),
   fileLocks: z.boolean().default(false),
   shellJob: z.boolean().default(false),
+  skipInFlight: z.boolean().default(false),
+  linkRemap: z.boolean().default(false),
+  external: z.array(z.string().min(1)).default([]),
 };
 
 export const DumpRequest = z
@@ -93,6 +96,10 @@ export const RestoreRequest = z
     tcpEstablished: z.boolean().default(false),
     fileLocks: z.boolean().default(false),
     shellJob: z.boolean().default(false),
+    tcpClose: z.boolean().default(false),
+    leaveStopped: z.boolean().default(false),
+    linkRemap: z.boolean().default(false),
+    external: z.array(z.string().min(1)).default([]),
     pidFile: z.string().min(1).optional(),
     /** Stdio through the daemon after the restore. */
     attachable: z.boolean().default(false),

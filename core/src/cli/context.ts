@@ -14,7 +14,7 @@ import { createLogger } from '../logger';
 import { clientCredentials } from '../security/tls';
 
 /** The global flags, declared on every command. */
-export const GLOBAL_FLAGS = ['config', 'config-dir', 'address', 'protocol', 'deadline'] as const;
+export const GLOBAL_FLAGS = ['config', 'config-dir', 'address', 'protocol', 'init-config', 'merge-config', 'profiling', 'profiling-path', 'deadline'] as const;
 
 export interface GlobalArgs {
   config?: string;
@@ -22,12 +22,27 @@ export interface GlobalArgs {
   address?: string;
   protocol?: string;
   deadline?: number;
+  'init-config'?: boolean;
+  'merge-config'?: boolean;
+  profiling?: boolean;
+  'profiling-path'?: string;
 }
 
 export function configFrom(argv: GlobalArgs): Config {
+  // Cedana's third protocol: a VM's vsock. Nothing here listens on one.
+  if ((argv.protocol ?? process.env.CEDANA_PROTOCOL ?? '').toLowerCase() === 'vsock') {
+    throw new CedanaError(ErrorCode.Unsupported, 'the vsock protocol is not supported', { hint: 'use --protocol unix or tcp' });
+  }
   const cfg = loadConfig({ configDir: argv['config-dir'], configJson: argv.config });
+  // As in Cedana, `--address` of a containerd command is containerd's socket (see containerdAddress).
+  const address = containerdAddress(argv) === undefined ? argv.address : undefined;
   // Flags beat the config file and the environment.
-  return validate(ConfigSchema, { ...cfg, ...(argv.protocol ? { protocol: argv.protocol } : {}), ...(argv.address ? { address: argv.address } : {}) }, 'flags');
+  return validate(ConfigSchema, { ...cfg, ...(argv.protocol ? { protocol: argv.protocol } : {}), ...(address ? { address } : {}) }, 'flags');
+}
+
+/** `--address` of `run|manage|dump|restore containerd`, which names containerd's socket, not the daemon's. */
+export function containerdAddress(argv: GlobalArgs): string | undefined {
+  return (argv as { type?: unknown }).type === 'containerd' ? argv.address : undefined;
 }
 
 /** A connection to the daemon named by the flags and config. */

@@ -47,7 +47,14 @@ export function table(headers: string[], rows: string[][], rightAligned: string[
   return [line(headers.map((h) => h.toUpperCase())), ...rows.map(line)].join('\n');
 }
 
-/** `key: value` lines, nested objects indented, like a small YAML document. */
+/** A scalar as YAML: strings that YAML would read as something else (or that hold `: `, `#`…) are quoted. */
+function yamlScalar(v: unknown): string {
+  if (typeof v !== 'string') return String(v);
+  const plain = /^[^\s\-?:,\[\]{}#&*!|>'"%@`][^\n]*$/.test(v) && !/: |\s#|\s$/.test(v) && !/^(true|false|yes|no|on|off|null|~|[-+]?(\d[\d_]*(\.\d*)?|\.\d+)(e[-+]?\d+)?)$/i.test(v);
+  return plain ? v : JSON.stringify(v);
+}
+
+/** `key: value` lines, nested objects indented: a YAML document (arrays in flow style), as Cedana prints. */
 export function keyValues(obj: Record<string, unknown>, indent = ''): string {
   const lines: string[] = [];
   for (const [k, v] of Object.entries(obj)) {
@@ -57,7 +64,7 @@ export function keyValues(obj: Record<string, unknown>, indent = ''): string {
     } else if (Array.isArray(v)) {
       lines.push(`${indent}${k}: ${JSON.stringify(v)}`);
     } else {
-      lines.push(`${indent}${k}: ${String(v)}`);
+      lines.push(`${indent}${k}: ${yamlScalar(v)}`);
     }
   }
   return lines.filter(Boolean).join('\n');

@@ -3,6 +3,7 @@
  * the command does not declare is passed to the runtime plugin, whose own schema accepts or refuses it.
  */
 import type { Argv } from 'yargs';
+import { containerdAddress } from './context';
 
 /** Keys yargs always puts in argv. */
 const builtinKeys = new Set(['_', '$0', '--', 'help', 'version']);
@@ -29,5 +30,7 @@ export function runtimeOptionsOf(argv: Record<string, unknown>, declared: readon
     if (value === undefined) continue;
     out[key] = value;
   }
+  const address = containerdAddress(argv);
+  if (address !== undefined) out.address = address;
   return out;
 }

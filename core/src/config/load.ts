@@ -127,13 +127,14 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 }
 
 /**
- * Writes the defaults (with env overrides) to `<config dir>/config.json` unless a file is there already.
+ * Writes the defaults (with env overrides) to `<config dir>/config.json` unless a file is there already; with
+ * `merge`, writes the file there is with the defaults, `--config` and env overrides merged into it.
  * Returns the path and whether it was written.
  */
-export function initConfig(sources: ConfigSources = {}): { path: string; written: boolean } {
+export function initConfig(sources: ConfigSources = {}, opts: { merge?: boolean } = {}): { path: string; written: boolean } {
   const dir = configDirOf(sources);
   const path = join(dir, CONFIG_FILE);
-  if (existsSync(path)) return { path, written: false };
+  if (existsSync(path) && !opts.merge) return { path, written: false };
   const cfg = loadConfig(sources);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   writeFileSync(path, `${JSON.stringify(cfg, null, 2)}\n`, { mode: 0o600 });

@@ -205,6 +205,11 @@ async function dumpLocked(s: Services, req: ReturnType<typeof DumpRequest.parse>
     fileLocks: req.fileLocks,
     shellJob: req.shellJob,
     extUnixSk: false,
+    skipInFlight: req.skipInFlight,
+    linkRemap: req.linkRemap,
+    tcpClose: false,
+    leaveStopped: false,
+    external: req.external,
   };
 
   // Open the destination first: a bad --dir must fail before the process is frozen.

@@ -171,6 +171,11 @@ async function openAndRestore(s: Services, req: Req, foreground: boolean, progre
       tcpEstablished: meta.criu.tcpEstablished || req.tcpEstablished,
       fileLocks: meta.criu.fileLocks || req.fileLocks,
       shellJob: meta.criu.shellJob || req.shellJob,
+      linkRemap: meta.criu.linkRemap || req.linkRemap,
+      tcpClose: req.tcpClose,
+      leaveStopped: req.leaveStopped,
+      // Given at restore: they replace the dump's (the resources are named anew on this host).
+      external: req.external.length > 0 ? req.external : meta.criu.external,
     };
     // GPU state: refused before CRIU runs when this machine cannot take it; restored after CRIU (see gpu.ts).
     const gpu = await GpuRestore.prepare(s, meta, path);

@@ -61,7 +61,7 @@ function watch<Req, Res>(hold: Hold, fn: (req: Req, sink: ProgressSink) => Promi
   };
 }
 
-function dumpRequestOf(r: DumpReq): DumpRequest {
+export function dumpRequestOf(r: DumpReq): DumpRequest {
   return {
     jid: opt(r.jid),
     type: opt(r.type),
@@ -73,12 +73,15 @@ function dumpRequestOf(r: DumpReq): DumpRequest {
     tcpEstablished: r.tcpEstablished,
     fileLocks: r.fileLocks,
     shellJob: r.shellJob,
+    skipInFlight: r.skipInFlight,
+    linkRemap: r.linkRemap,
+    external: r.external,
     streams: r.streams || undefined,
     options: parseJsonObject(r.optionsJson, 'options'),
   };
 }
 
-function restoreRequestOf(r: RestoreReq): RestoreRequest {
+export function restoreRequestOf(r: RestoreReq): RestoreRequest {
   return {
     jid: opt(r.jid),
     type: opt(r.type),
@@ -86,6 +89,10 @@ function restoreRequestOf(r: RestoreReq): RestoreRequest {
     tcpEstablished: r.tcpEstablished,
     fileLocks: r.fileLocks,
     shellJob: r.shellJob,
+    tcpClose: r.tcpClose,
+    leaveStopped: r.leaveStopped,
+    linkRemap: r.linkRemap,
+    external: r.external,
     pidFile: opt(r.pidFile),
     attachable: r.attachable,
     lazy: r.lazy,
@@ -124,7 +131,7 @@ export function handlers(s: Services): DaemonServer & Record<string, UntypedHand
     killJobs: unary(hold, async (r) => ({ jids: await killJobs(s, { jids: r.jids, all: r.all, signal: opt(r.signal), graceSeconds: r.graceSeconds }) })),
     deleteJobs: unary(hold, async (r) => ({ jids: await deleteJobs(s, { jids: r.jids, all: r.all, checkpoints: r.checkpoints }) })),
     listCheckpoints: unary(hold, async (r) => ({ checkpoints: await listCheckpoints(s, r.jid) })),
-    healthCheck: unary(hold, async () => ({ results: await healthCheck(s) })),
+    healthCheck: unary(hold, async (r) => ({ results: await healthCheck(s, { full: r.full }) })),
     listPlugins: unary(hold, async () => ({ plugins: pluginList(s) })),
     reloadPlugins: unary(hold, async () => ({ plugins: await reloadPlugins(s) })),
     getFeatures: unary(hold, async () => features(s)),

@@ -29,6 +29,9 @@ const dumpReq = (r: Partial<DumpReq>): DumpReq => ({
   shellJob: false,
   optionsJson: '',
   streams: 0,
+  skipInFlight: false,
+  linkRemap: false,
+  external: [],
   ...r,
 });
 
@@ -43,6 +46,10 @@ const restoreReq = (r: Partial<RestoreReq>): RestoreReq => ({
   optionsJson: '',
   attachable: false,
   lazy: false,
+  tcpClose: false,
+  leaveStopped: false,
+  linkRemap: false,
+  external: [],
   ...r,
 });
 

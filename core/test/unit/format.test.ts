@@ -130,5 +130,9 @@ describe('cli/format', function () {
     it('prints nested objects indented and skips empty values', function () {
       assert.equal(keyValues({ jid: 'a', empty: '', none: undefined, n: 0, details: { cmdline: ['sleep', '1'], pid: 3 } }), ['jid: a', 'n: 0', 'details:', '  cmdline: ["sleep","1"]', '  pid: 3'].join('\n'));
     });
+
+    it('quotes the strings YAML would read as something else', function () {
+      assert.equal(keyValues({ a: '123', b: 'true', c: 'x: y', d: 'plain text', e: '/var/log/x.log', f: '-x' }), ['a: "123"', 'b: "true"', 'c: "x: y"', 'd: plain text', 'e: /var/log/x.log', 'f: "-x"'].join('\n'));
+    });
   });
 });

@@ -6,20 +6,26 @@ import { copyFile, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CedanaError, ErrorCode, type CriuOptions } from '@cedana-ts/sdk';
 
-/** CRIU flags for each option. */
-const optionFlags: Record<keyof CriuOptions, string> = {
-  leaveRunning: '--leave-running',
-  tcpEstablished: '--tcp-established',
-  fileLocks: '--file-locks',
-  shellJob: '--shell-job',
-  extUnixSk: '--ext-unix-sk',
+type BooleanOption = Exclude<keyof CriuOptions, 'external'>;
+
+/** CRIU flags for each option, and the actions they apply to. */
+const optionFlags: Record<BooleanOption, [string, ('dump' | 'restore')[]]> = {
+  leaveRunning: ['--leave-running', ['dump']],
+  tcpEstablished: ['--tcp-established', ['dump', 'restore']],
+  fileLocks: ['--file-locks', ['dump', 'restore']],
+  shellJob: ['--shell-job', ['dump', 'restore']],
+  extUnixSk: ['--ext-unix-sk', ['dump', 'restore']],
+  skipInFlight: ['--skip-in-flight', ['dump']],
+  linkRemap: ['--link-remap', ['dump', 'restore']],
+  tcpClose: ['--tcp-close', ['restore']],
+  leaveStopped: ['--leave-stopped', ['restore']],
 };
 
-/** The command-line flags for a set of options; `leaveRunning` only applies to dumps. */
+/** The command-line flags for a set of options, those that apply to `action`. */
 export function criuFlags(opts: CriuOptions, action: 'dump' | 'restore'): string[] {
-  return (Object.keys(optionFlags) as (keyof CriuOptions)[])
-    .filter((k) => opts[k] && !(action === 'restore' && k === 'leaveRunning'))
-    .map((k) => optionFlags[k]);
+  const flags = (Object.keys(optionFlags) as BooleanOption[]).filter((k) => opts[k] && optionFlags[k][1].includes(action)).map((k) => optionFlags[k][0]);
+  for (const ext of opts.external ?? []) flags.push('--external', ext);
+  return flags;
 }
 
 /** Output of a finished command. */

@@ -3,6 +3,7 @@
  */
 import { definePlugin, Feature, PluginSkipped, type HealthComponent } from '@cedana-ts/sdk';
 import { parseCriuVersion, runCommand } from './criu';
+import { criuFeatures } from './criu-features';
 import { ProcessRuntime } from './runtime';
 
 /** CRIU releases older than this cannot dump on current kernels. */
@@ -35,9 +36,11 @@ export default definePlugin({
         Feature.Restore,
         Feature.RestoreNoServer,
         Feature.Kill,
+        // Its jobs' stdio can go through the daemon (run/restore --attach, --attachable).
+        Feature.Attach,
       ],
       info: { criu: version, criuPath: criu },
-      async health(): Promise<HealthComponent[]> {
+      async health(opts?: { full?: boolean }): Promise<HealthComponent[]> {
         const check = await runCommand(criu, ['check']).catch((e: Error) => ({ code: 1, stdout: '', stderr: e.message }));
         const text = `${check.stdout}\n${check.stderr}`.trim().split('\n').filter((l) => !/RLIMIT_NOFILE/.test(l));
         const last = text[text.length - 1] ?? '';
@@ -46,6 +49,7 @@ export default definePlugin({
           check.code === 0
             ? { name: 'criu check', data: 'available', level: 'ok' }
             : { name: 'criu check', data: 'unavailable', level: 'error', message: last },
+          ...(opts?.full ? await criuFeatures(criu) : []),
         ];
       },
     };

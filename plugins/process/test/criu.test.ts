@@ -10,6 +10,13 @@ describe('criu helpers', () => {
     assert.deepEqual(criuFlags(opts, 'restore'), ['--tcp-established', '--shell-job']);
   });
 
+  it('maps the dump-only, restore-only and repeatable options to the flags of each action', () => {
+    const base = { leaveRunning: false, tcpEstablished: false, fileLocks: false, shellJob: false, extUnixSk: false };
+    const opts = { ...base, skipInFlight: true, linkRemap: true, tcpClose: true, leaveStopped: true, external: ['mnt[/a]:a', 'net[1]:v'] };
+    assert.deepEqual(criuFlags(opts, 'dump'), ['--skip-in-flight', '--link-remap', '--external', 'mnt[/a]:a', '--external', 'net[1]:v']);
+    assert.deepEqual(criuFlags(opts, 'restore'), ['--link-remap', '--tcp-close', '--leave-stopped', '--external', 'mnt[/a]:a', '--external', 'net[1]:v']);
+  });
+
   it('picks the Error lines out of a CRIU log', () => {
     const log = [
       '(00.001) Version: 4.2.1',

@@ -19,7 +19,7 @@ export default definePlugin({
 
     const runtime = new RuncRuntime(ctx, settings);
     // Without CRIU runc still runs and adopts containers; only checkpoint and restore need it.
-    const features: Feature[] = [Feature.Run, Feature.RunNoServer, Feature.Manage, Feature.Kill];
+    const features: Feature[] = [Feature.Run, Feature.RunNoServer, Feature.Manage, Feature.Kill, Feature.Attach];
     if (criuVersion) features.push(Feature.Dump, Feature.Restore, Feature.RestoreNoServer);
     return {
       runtime,

@@ -20,8 +20,20 @@ export const RuncOptions = z
     id: ContainerId.optional(),
     /** every operation: runc's state directory (default config runc.root). */
     root: z.string().min(1).optional(),
-    /** run --no-server: start the container detached (`runc run --detach`) and return once it runs. */
+    /** run, restore: runc's own flags (see run-flags.ts). With the daemon a container always runs detached. */
     detach: z.boolean().optional(),
+    consoleSocket: z.string().min(1).optional(),
+    noPivot: z.boolean().optional(),
+    noNewKeyring: z.boolean().optional(),
+    noSubreaper: z.boolean().optional(),
+    preserveFds: z.number().int().min(0, '--preserve-fds cannot be negative').optional(),
+    rootless: z.enum(['true', 'false', 'auto'], { error: '--rootless is true, false or auto' }).optional(),
+    systemdCgroup: z.boolean().optional(),
+    /** --no-server only, as in Cedana: runc's own log file and its format. */
+    log: z.string().min(1).optional(),
+    logFormat: z.enum(['text', 'json'], { error: '--log-format is text or json' }).optional(),
+    /** restore: a new eth0 address (refused: see run-flags.ts). */
+    netnsEth0Ipv4Addr: z.string().min(1).optional(),
   })
   .strict();
 export type RuncOptions = z.infer<typeof RuncOptions>;

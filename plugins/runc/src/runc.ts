@@ -26,6 +26,18 @@ export function criuFlags(opts: CriuOptions, action: 'checkpoint' | 'restore'): 
     ['shellJob', '--shell-job'],
     ['extUnixSk', '--ext-unix-sk'],
   ];
+  // runc has no flag for these: refused rather than dropped.
+  const missing: [boolean | undefined, string][] = [
+    [opts.skipInFlight && action === 'checkpoint', '--skip-in-flight'],
+    [opts.linkRemap, '--link-remap'],
+    [opts.tcpClose && action === 'restore', '--tcp-close'],
+    [opts.leaveStopped && action === 'restore', '--leave-stopped'],
+    [(opts.external ?? []).length > 0, '--external'],
+  ];
+  const refused = missing.filter(([on]) => on).map(([, f]) => f);
+  if (refused.length > 0) {
+    throw new CedanaError(ErrorCode.Unsupported, `runc ${action} cannot pass ${refused.join(', ')} to CRIU`, { hint: `drop ${refused.join(', ')}, or use the process runtime` });
+  }
   return flags.filter(([k]) => opts[k] && !(action === 'restore' && k === 'leaveRunning')).map(([, f]) => f);
 }
 
@@ -36,6 +48,8 @@ export interface RuncTarget {
   criu: string;
   /** Where kept CRIU logs go. */
   tmpDir: string;
+  /** More global flags (--rootless, --systemd-cgroup). */
+  global?: string[];
 }
 
 /** The reason a failed runc call gives: its error log lines, else its stderr. */
@@ -49,7 +63,7 @@ export class Runc {
   constructor(readonly t: RuncTarget) {}
 
   private globalArgs(logFile: string): string[] {
-    return ['--root', this.t.root, '--criu', this.t.criu, '--log', logFile, '--log-format', 'json'];
+    return ['--root', this.t.root, '--criu', this.t.criu, ...(this.t.global ?? []), '--log', logFile, '--log-format', 'json'];
   }
 
   /**

@@ -27,6 +27,7 @@ import { criuConfigEnv, externalStdio, externalStdioOf, type ExternalStdio } fro
 import { absoluteDir, containerId, RuncOptions } from './options';
 import type { StdioTarget } from './relay';
 import { criuFlags, Runc, type RuncTarget } from './runc';
+import { actionFlags, globalFlags } from './run-flags';
 
 async function requireBundle(bundle: string): Promise<void> {
   const dir = await stat(bundle).catch(() => null);
@@ -82,8 +83,8 @@ export class RuncRuntime implements Runtime {
     private readonly defaults: { binary: string; root: string },
   ) {}
 
-  private runc(root?: string): Runc {
-    const t: RuncTarget = { binary: this.defaults.binary, root: root ?? this.defaults.root, criu: this.ctx.settings.criuPath, tmpDir: this.ctx.settings.tmpDir };
+  private runc(root?: string, global: string[] = []): Runc {
+    const t: RuncTarget = { binary: this.defaults.binary, root: root ?? this.defaults.root, criu: this.ctx.settings.criuPath, tmpDir: this.ctx.settings.tmpDir, global };
     return new Runc(t);
   }
 
@@ -112,7 +113,8 @@ export class RuncRuntime implements Runtime {
     const bundle = absoluteDir(o.bundle, spec.cwd, '--bundle');
     await requireBundle(bundle);
     const id = o.id ?? spec.jid;
-    const runc = this.runc(o.root);
+    const runc = this.runc(o.root, globalFlags(o, false));
+    const flags = actionFlags(o, 'run');
     if (await runc.state(id)) throw new CedanaError(ErrorCode.AlreadyExists, `runc container '${id}' exists already`, { hint: 'choose another --id' });
     if (spec.foreground && o.detach) {
       // As `runc run --detach`: the container keeps this command's stdio and outlives it; the command ends at once.
@@ -120,12 +122,12 @@ export class RuncRuntime implements Runtime {
       return { pid, details: { id, root: runc.t.root, bundle }, exited: Promise.resolve({ code: 0, signal: null }) };
     }
     if (spec.foreground) {
-      const exited = runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, 'run', '--bundle', bundle, id], 'inherit').then(
+      const exited = runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, ...globalFlags(o, true), 'run', ...(o.detach ? ['--detach'] : []), '--bundle', bundle, ...flags, id], 'inherit').then(
         (r): ExitStatus => ({ code: r.code, signal: r.signal }),
       );
       return { pid: process.pid, details: { id, root: runc.t.root, bundle }, exited };
     }
-    const pid = await this.startDetached(runc, 'run', ['--bundle', bundle, id], spec.stdio ? { stdio: spec.stdio } : { logPath: spec.logPath });
+    const pid = await this.startDetached(runc, 'run', ['--bundle', bundle, ...flags, id], spec.stdio ? { stdio: spec.stdio } : { logPath: spec.logPath });
     this.ctx.logger.debug('runc container started', { id, pid });
     return { pid, details: await this.details(id, runc.t.root, bundle, pid, spec.logPath), exited: this.ctx.children.watch(pid) };
   }
@@ -177,12 +179,12 @@ export class RuncRuntime implements Runtime {
     if (!id || !bundleGiven) throw new CedanaError(ErrorCode.InvalidArgument, 'restore runc needs --id and --bundle', { hint: 'cedana restore runc --path P --id ID --bundle DIR' });
     const bundle = absoluteDir(bundleGiven, undefined, '--bundle');
     await requireBundle(bundle);
-    const runc = this.runc(o.root ?? str(d.root));
+    const runc = this.runc(o.root ?? str(d.root), globalFlags(o, false));
     if (await runc.state(id)) {
       throw new CedanaError(ErrorCode.AlreadyExists, `runc container '${id}' exists already`, { hint: 'restore under another --id, or delete that container' });
     }
     const log = str(d.log) ?? '';
-    const args = ['--image-path', spec.imagesDir, '--bundle', bundle, ...criuFlags(spec.criu, 'restore'), id];
+    const args = ['--image-path', spec.imagesDir, '--bundle', bundle, ...criuFlags(spec.criu, 'restore'), ...actionFlags(o, 'restore'), id];
     const criuWork = await mkdtemp(join(this.ctx.settings.tmpDir, 'cedana-runc-restore-'));
     // Host files the container's stdio went to are handed back in the same stdio slots (external.ts).
     const external = externalStdioOf(d);
@@ -190,7 +192,7 @@ export class RuncRuntime implements Runtime {
       const env = await criuConfigEnv(criuWork, external, 'restore');
       if (spec.foreground) {
         // In the foreground the container takes this command's own stdio, in those slots too.
-        const r = await runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, 'restore', '--work-path', criuWork, ...args], 'inherit', env);
+        const r = await runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, ...globalFlags(o, true), 'restore', ...(o.detach ? ['--detach'] : []), '--work-path', criuWork, ...args], 'inherit', env);
         return { pid: process.pid, details: { id, root: runc.t.root, bundle }, exited: Promise.resolve({ code: r.code, signal: r.signal }) };
       }
       const fifos = attachableFifos(d);

@@ -16,6 +16,7 @@ import { PluginStore } from '../../plugins/packages/store';
 import { runningJobsOfType } from '../../plugins/packages/usage';
 import { configFrom, daemonFrom, localServices, type GlobalArgs } from '../context';
 import { formatSize, table } from '../format';
+import { pluginPackage } from '../plugin-names';
 
 interface ListArgs extends GlobalArgs {
   filter?: string;
@@ -29,6 +30,7 @@ interface RemoveArgs extends GlobalArgs {
   all?: boolean;
 }
 interface FeaturesArgs extends GlobalArgs {
+  plugins?: string[];
   errors?: boolean;
   json?: boolean;
 }
@@ -96,7 +98,7 @@ const list: CommandModule<GlobalArgs, ListArgs> = {
       for (const p of (await d.listPlugins({})).plugins) out.set(p.name, { status: p.status, reason: p.reason });
       return out;
     });
-    const { rows, notes } = await catalog(dirsOf(cfg), sourcesOf(cfg), { sdkVersion: SDK_VERSION, loaded: loaded ?? undefined, filter: argv.filter });
+    const { rows, notes } = await catalog(dirsOf(cfg), sourcesOf(cfg), { sdkVersion: SDK_VERSION, loaded: loaded ?? undefined, filter: argv.filter === undefined ? undefined : pluginPackage(String(argv.filter)) });
     for (const note of notes) process.stderr.write(`Warning: ${note}; showing what is installed and in the store\n`);
     if (argv.json) return console.log(JSON.stringify(rows, null, 2));
     if (rows.length === 0) return console.log('No plugins found');
@@ -111,7 +113,7 @@ const install: CommandModule<GlobalArgs, InstallArgs> = {
   builder: (y) => y.positional('plugins', { type: 'string', array: true, demandOption: true, describe: 'name, name@version|range, or a path to a .tgz' }) as Argv<InstallArgs>,
   handler: async (argv) => {
     const cfg = configFrom(argv);
-    const done = await installPlugins(argv.plugins.map(String), dirsOf(cfg), sourcesOf(cfg), SDK_VERSION);
+    const done = await installPlugins(argv.plugins.map((p) => pluginPackage(String(p))), dirsOf(cfg), sourcesOf(cfg), SDK_VERSION);
     for (const r of done) {
       const where = r.from === 'file' ? r.where : `the ${r.from} (${r.where})`;
       const deps = r.dependencies > 0 ? ` with ${r.dependencies} dependenc${r.dependencies === 1 ? 'y' : 'ies'}` : '';
@@ -131,7 +133,7 @@ const remove: CommandModule<GlobalArgs, RemoveArgs> = {
       .option('all', { alias: 'a', type: 'boolean', describe: 'every installed plugin' }) as Argv<RemoveArgs>,
   handler: async (argv) => {
     const cfg = configFrom(argv);
-    const removed = await removePlugins((argv.plugins ?? []).map(String), argv.all ?? false, dirsOf(cfg), (type) => runningJobsOfType(cfg, type));
+    const removed = await removePlugins((argv.plugins ?? []).map((p) => pluginPackage(String(p))), argv.all ?? false, dirsOf(cfg), (type) => runningJobsOfType(cfg, type));
     if (removed.length === 0) return console.log('No plugins installed');
     for (const r of removed) console.log(`Removed ${r.name}@${r.version}`);
     await reloadAfter(argv, []);
@@ -163,15 +165,16 @@ export function featuresText(resp: GetFeaturesResp, errors: boolean): string {
 }
 
 export const featuresCommand: CommandModule<GlobalArgs, FeaturesArgs> = {
-  command: 'features',
+  command: 'features [plugins..]',
   describe: 'The feature matrix: what each plugin provides on this machine',
   builder: (y) =>
     y
+      .positional('plugins', { type: 'string', array: true, describe: 'only these plugins (runc, criu, storage/s3, or package names)' })
       .option('errors', { type: 'boolean', describe: 'also say why plugins are not usable' })
       .option('json', { type: 'boolean', describe: 'print JSON' }) as Argv<FeaturesArgs>,
   handler: async (argv) => {
     // The running daemon's view; with none running, the plugins are loaded in this process, as it would load them.
-    const resp = (await withRunningDaemon(argv, (d) => d.getFeatures({}))) ?? (await localFeatures(argv));
+    const resp = onlyPlugins((await withRunningDaemon(argv, (d) => d.getFeatures({}))) ?? (await localFeatures(argv)), (argv.plugins ?? []).map((p) => pluginPackage(String(p))));
     if (argv.json) {
       const plugins = resp.plugins.map(({ name, type, id, version, status, reason }) => ({ name, type, id, version, status, reason }));
       const features = resp.rows.map((r) => ({ feature: r.feature, plugins: Object.fromEntries(resp.plugins.map((p, i) => [p.name, r.cells[i] || 'none'])) }));
@@ -181,6 +184,14 @@ export const featuresCommand: CommandModule<GlobalArgs, FeaturesArgs> = {
     console.log(featuresText(resp, argv.errors ?? false));
   },
 };
+
+/** The matrix with only the columns of `names` (all of them when empty). */
+function onlyPlugins(resp: GetFeaturesResp, names: string[]): GetFeaturesResp {
+  if (names.length === 0) return resp;
+  const keep = resp.plugins.map((p, i) => (names.includes(p.name) || names.includes(p.id) ? i : -1)).filter((i) => i >= 0);
+  if (keep.length === 0) throw new CedanaError(ErrorCode.NotFound, `no plugin named ${names.join(', ')}`, { hint: 'see cedana plugin list' });
+  return { plugins: keep.map((i) => resp.plugins[i]), rows: resp.rows.map((r) => ({ ...r, cells: keep.map((i) => r.cells[i]) })) };
+}
 
 /** The feature matrix of the plugins this machine has, computed without a daemon. */
 async function localFeatures(argv: GlobalArgs): Promise<GetFeaturesResp> {
@@ -207,8 +218,11 @@ const reload: CommandModule<GlobalArgs, GlobalArgs> = {
   },
 };
 
+/** `cedana plugins [plugin]…`: Cedana's shortcut for `plugin list`. */
+export const pluginsCommand: CommandModule<GlobalArgs, ListArgs> = { ...list, command: 'plugins [filter]' };
+
 export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: ['plugin', 'plugins'],
+  command: 'plugin',
   describe: 'Manage plugins',
   builder: (y) =>
     y

@@ -7,8 +7,13 @@ import { attachTerminal } from '../attach';
 import { absolute, daemonFrom, GLOBAL_FLAGS, localServices, type GlobalArgs } from '../context';
 import { progressLineFor } from '../progress-line';
 import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
+import { refuseGpuFlags, RUNC_RUN_FLAGS, RUNC_SHORT } from '../cedana-flags';
+import { criuOptsOverrides } from '../criu-opts';
 
-const RESTORE_FLAGS = [...GLOBAL_FLAGS, 'type', 'jid', 'path', 'p', 'tcp-established', 'file-locks', 'shell-job', 'pid-file', 'no-server', 'attach', 'a', 'attachable', 'lazy', 'force'];
+const RESTORE_FLAGS = [...GLOBAL_FLAGS, 'type', 'jid', 'path', 'p', 'tcp-established', 'file-locks', 'shell-job', 'pid-file', 'no-server', 'attach', 'a', 'attachable', 'tcp-close', 'leave-stopped', 'link-remap', 'external', 'criu-opts', 'out', 'o', 'gpu-id', 'lazy', 'force', ...RUNC_SHORT];
+
+/** The request fields `--criu-opts` may set in a restore. */
+const RESTORE_CRIU = ['tcpEstablished', 'fileLocks', 'shellJob', 'linkRemap', 'tcpClose', 'leaveStopped', 'external'];
 
 interface RestoreArgs extends GlobalArgs {
   type: string;
@@ -23,6 +28,13 @@ interface RestoreArgs extends GlobalArgs {
   attachable?: boolean;
   lazy?: boolean;
   force?: boolean;
+  'tcp-close'?: boolean;
+  'leave-stopped'?: boolean;
+  'link-remap'?: boolean;
+  external?: string[];
+  'criu-opts'?: string;
+  out?: string;
+  'gpu-id'?: string;
 }
 
 export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
@@ -41,8 +53,20 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       .option('attach', { alias: 'a', type: 'boolean', describe: 'stream the restored job’s stdio here; Ctrl+C detaches' })
       .option('attachable', { type: 'boolean', describe: 'keep the restored job attachable' })
       .option('lazy', { type: 'boolean', describe: 'run the job at once and fill its memory in the background' })
-      .option('force', { type: 'boolean', describe: 'restore job J --path P even when P is a checkpoint of another job' }) as Argv<RestoreArgs>,
+      .option('force', { type: 'boolean', describe: 'restore job J --path P even when P is a checkpoint of another job' })
+      .option('tcp-close', { type: 'boolean', describe: 'restore established TCP connections closed (listening sockets may exist)' })
+      .option('leave-stopped', { type: 'boolean', describe: 'leave the restored process stopped (continue it with SIGCONT)' })
+      .option('link-remap', { type: 'boolean', describe: 'restore deleted but open files through links' })
+      .option('external', { type: 'string', array: true, describe: 'a resource outside the namespaces, as CRIU --external takes it (repeatable)' })
+      .option('criu-opts', { type: 'string', describe: 'CRIU options as JSON ({"tcp_close":true,…}); they override the flags' })
+      .option('out', { alias: 'o', type: 'string', describe: 'file for the restored stdout and stderr (refused: see docs/cli.md)' })
+      .option('gpu-id', { type: 'string', describe: 'attach to an existing GPU controller (refused: see docs/cli.md)' })
+      .options(RUNC_RUN_FLAGS) as Argv<RestoreArgs>,
   handler: async (argv) => {
+    refuseGpuFlags(argv);
+    if (argv.out !== undefined) {
+      throw new CedanaError(ErrorCode.Unsupported, 'restore --out is not supported: a restored process keeps the stdout it was dumped with', { hint: 'drop --out; use --attach or --attachable to get its output here' });
+    }
     const isJob = argv.type === 'job';
     if (isJob && !argv.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job needs a JID', { hint: 'cedana restore job <JID>' });
     if (!isJob && argv.jid) throw new CedanaError(ErrorCode.InvalidArgument, `unexpected argument '${argv.jid}'`, { hint: `cedana restore ${argv.type} --path P` });
@@ -55,9 +79,14 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       tcpEstablished: argv['tcp-established'] ?? false,
       fileLocks: argv['file-locks'] ?? false,
       shellJob: argv['shell-job'] ?? false,
+      tcpClose: argv['tcp-close'] ?? false,
+      leaveStopped: argv['leave-stopped'] ?? false,
+      linkRemap: argv['link-remap'] ?? false,
+      external: (argv.external ?? []).map(String),
       pidFile: absolute(argv['pid-file']),
       lazy: argv.lazy ?? false,
       options: runtimeOptionsOf(argv, RESTORE_FLAGS),
+      ...criuOptsOverrides(argv['criu-opts'], RESTORE_CRIU),
     };
     // On a terminal, a progress line on stderr; in scripts, nothing extra.
     const line = progressLineFor(process.stderr);
@@ -84,6 +113,10 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
         tcpEstablished: request.tcpEstablished,
         fileLocks: request.fileLocks,
         shellJob: request.shellJob,
+        tcpClose: request.tcpClose,
+        leaveStopped: request.leaveStopped,
+        linkRemap: request.linkRemap,
+        external: request.external,
         pidFile: request.pidFile ?? '',
         optionsJson: JSON.stringify(request.options),
         attachable: Boolean(argv.attach || argv.attachable),
