@@ -79,6 +79,9 @@ APT_PACKAGES=(
   # Container runtimes (the tests start containerd and dockerd themselves, on private sockets); busybox-static
   # is the root filesystem of the test images; iproute2 and util-linux give ip, unshare and nsenter.
   runc containerd docker.io busybox-static iproute2 util-linux
+  # Slurm and its authentication (the slurm plugin's tests start munged, slurmctld and slurmd themselves, in a
+  # private state dir on private ports)
+  slurm-wlm slurmctld slurmd slurm-client munge
 )
 
 step_apt() {

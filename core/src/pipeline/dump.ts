@@ -72,12 +72,13 @@ async function resolveTarget(s: Services, req: { jid?: string; type?: string; ta
     throw new CedanaError(ErrorCode.InvalidArgument, `'${req.target}' is not a PID`, { hint: 'cedana dump process <PID>' });
   }
   // A bare PID that belongs to a job is dumped as that job, so the checkpoint is recorded on it.
-  const job = s.store && Number.isInteger(pid) ? await s.store.findJobByPid(pid, s.host) : undefined;
+  // (Only for `process`: other runtimes' targets are their own ids, a Slurm job id say, not PIDs.)
+  const job = s.store && type === 'process' ? await s.store.findJobByPid(pid, s.host) : undefined;
   if (job && job.type === type) return { type, jid: job.jid, ref: { jid: job.jid, pid, details: JSON.parse(job.details) as Record<string, unknown> } };
   // Likewise a container id that belongs to a running job of that type (container runtimes record `details.id`).
-  const byContainer = s.store && !Number.isInteger(pid) ? await jobOfContainer(s, type, req.target!) : undefined;
+  const byContainer = s.store && type !== 'process' ? await jobOfContainer(s, type, req.target!) : undefined;
   if (byContainer) return { type, jid: byContainer.jid, ref: { jid: byContainer.jid, pid: byContainer.pid, details: JSON.parse(byContainer.details) as Record<string, unknown> } };
-  return { type, ref: { jid: '', pid: Number.isInteger(pid) ? pid : 0, details: { target: req.target } } };
+  return { type, ref: { jid: '', pid: type === 'process' ? pid : 0, details: { target: req.target } } };
 }
 
 /** The running job of `type` on this host whose container id is `id`, if any. */

@@ -52,7 +52,8 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       fileLocks: argv['file-locks'] ?? false,
       shellJob: argv['shell-job'] ?? false,
       pidFile: absolute(argv['pid-file']),
-      options: runtimeOptionsOf(argv, RESTORE_FLAGS),
+      // Words after `--` go to the runtime as `args` (restore slurm: extra sbatch options).
+      options: { ...runtimeOptionsOf(argv, RESTORE_FLAGS), ...((argv as { '--'?: string[] })['--']?.length ? { args: (argv as { '--'?: string[] })['--']!.map(String) } : {}) },
     };
     // On a terminal, a progress line on stderr; in scripts, nothing extra.
     const line = progressLineFor(process.stderr);
@@ -89,6 +90,9 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
         return;
       }
       console.log(`Restored successfully, PID: ${job!.pid}`);
+      // A runtime that restores into a scheduler's job (slurm) names that job too.
+      const slurmJobId = (JSON.parse(job!.detailsJson || '{}') as { slurmJobId?: string }).slurmJobId;
+      if (slurmJobId) console.log(`Slurm job ID: ${slurmJobId}`);
     } finally {
       daemon.close();
     }
