@@ -12,6 +12,7 @@ import { manageCommand } from './commands/manage';
 import { featuresCommand, pluginCommand } from './commands/plugin';
 import { restoreCommand } from './commands/restore';
 import { runCommand } from './commands/run';
+import { slurmCommand } from './commands/slurm';
 import { reportError } from './errors';
 import type { GlobalArgs } from './context';
 
@@ -33,7 +34,7 @@ export async function main(args: string[]): Promise<number> {
     .command(daemonCommand)
     .command(attachPidCommand);
   for (const alias of jobAliases) parser.command(alias);
-  parser.command(pluginCommand).command(featuresCommand);
+  parser.command(pluginCommand).command(featuresCommand).command(slurmCommand);
   parser
     .demandCommand(1, 'name a command; see cedana --help')
     .strict()

@@ -5,12 +5,13 @@
  * file; the same through s3://.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SlurmTestCluster } from '@cedana-ts/sdk/testing';
 import { TestEnv, waitFor } from '../helpers/env';
 import { dumpedPath, job as jobJson, teardown, type JobJson } from '../helpers/e2e';
 import { S3TestServer } from '../helpers/remote-storage';
+import { expectError } from '../helpers/bad-input';
 
 /** A batch script that prints 0, 1, 2… five times a second. */
 export const COUNTER_SCRIPT = '#!/bin/bash\ni=0\nwhile true; do echo $i; i=$((i+1)); sleep 0.2; done\n';
@@ -104,5 +105,102 @@ describe('e2e: slurm', function () {
 
   it('the same through s3://', async () => {
     await dumpAndRestore(() => `s3://ckpt/slurm-${Date.now()}/`, ['--compression', 'lz4']);
+  });
+
+  it('cedana slurm sbatch: checkpointed on the --signal warning before the time limit, requeued, restored instead of restarted', async () => {
+    env = new TestEnv(cluster.env);
+    await env.startDaemon();
+    const script = join(env.dir, 'count.sh');
+    writeFileSync(script, COUNTER_SCRIPT, { mode: 0o755 });
+    const out = join(env.dir, 'spot.out');
+    // A 1-minute limit with a 50 s lead: Slurm sends USR1 to the batch shell within its next time-limit sweep.
+    const submitted = env.ok(['slurm', 'sbatch', '--time=1', '--signal=B:USR1@50', '-w', 'n1', `--output=${out}`, '--checkpoint-dir', join(env.dir, 'spot'), script]);
+    const m = /^Submitted batch job (\d+)/.exec(submitted);
+    assert.ok(m, submitted);
+    const id = m[1];
+    await cluster.waitState(id, ['RUNNING']);
+    await waitFor(() => existsSync(join(env!.dir, 'spot', 'latest')), 120_000, 'the job to be checkpointed on USR1');
+    const atCheckpoint = numbers(out).length;
+    await waitFor(() => Number(cluster.jobField(id, 'Restarts')) >= 1 && cluster.jobField(id, 'JobState') === 'RUNNING', 150_000, 'the job to be requeued and run again');
+    await waitFor(() => numbers(out).length >= atCheckpoint + 10, 30_000, 'the counter to go on after the requeue');
+    assertCountsOn(out);
+    assert.ok(numbers(out)[0] === 0 && numbers(out).lastIndexOf(0) === 0, 'the requeued job started over from 0');
+    cluster.cmd('scancel', [id]);
+  });
+
+  describe('bad input', () => {
+    let bad: TestEnv | undefined;
+    before(async () => {
+      bad = new TestEnv(cluster.env);
+      await bad.startDaemon();
+    });
+    after(async () => {
+      await teardown(bad);
+      bad = undefined;
+    });
+
+    it('an unknown Slurm job id', () => {
+      expectError(bad!.cli(['manage', 'slurm', '999999']), /no Slurm job 999999/);
+      expectError(bad!.cli(['dump', 'slurm', '999999']), /no Slurm job 999999/);
+      expectError(bad!.cli(['manage', 'slurm', 'abc']), /'abc' is not a Slurm job id/);
+    });
+
+    it('a pending job, and one already finished', async () => {
+      const script = join(bad!.dir, 'short.sh');
+      writeFileSync(script, '#!/bin/sh\ntrue\n', { mode: 0o755 });
+      const held = cluster.sbatch(['--hold', '--output=/dev/null', script]);
+      expectError(bad!.cli(['manage', 'slurm', held]), new RegExp(`Slurm job ${held} is pending`));
+      cluster.cmd('scancel', [held]);
+      const done = cluster.sbatch(['--output=/dev/null', script]);
+      await cluster.waitState(done, ['COMPLETED']);
+      expectError(bad!.cli(['dump', 'slurm', done]), new RegExp(`Slurm job ${done} is not running \\(state COMPLETED\\)`));
+    });
+
+    it('a job array', async () => {
+      const script = join(bad!.dir, 'arr.sh');
+      writeFileSync(script, '#!/bin/sh\nsleep 30\n', { mode: 0o755 });
+      const id = cluster.sbatch(['--array=0-1', '--output=/dev/null', script]);
+      expectError(bad!.cli(['manage', 'slurm', `${id}_0`]), /task of a job array/);
+      await waitFor(() => cluster.jobField(`${id}_0`, 'JobState') === 'RUNNING', 30_000, 'the array to run');
+      expectError(bad!.cli(['manage', 'slurm', cluster.jobField(`${id}_0`, 'JobId')!]), /job array/);
+      cluster.cmd('scancel', [id]);
+    });
+
+    it('the controller down, and no Slurm installed: daemon check and the commands say what is missing', async () => {
+      const conf = join(bad!.dir, 'down.conf');
+      writeFileSync(conf, readFileSync(cluster.env.SLURM_CONF!, 'utf8').replace(/^SlurmctldPort=\d+$/m, 'SlurmctldPort=1').concat('MessageTimeout=2\n'));
+      // The daemon runs Slurm's commands with its own environment: daemons of their own for these checks.
+      const down = new TestEnv({ ...cluster.env, SLURM_CONF: conf });
+      const none = new TestEnv({ ...cluster.env, PATH: '/nonexistent' });
+      try {
+        await down.startDaemon();
+        expectError(down.cli(['manage', 'slurm', '1']), /the Slurm controller does not answer/, /start slurmctld/);
+        assert.match(down.cli(['daemon', 'check']).stdout + down.cli(['daemon', 'check']).stderr, /slurm controller[^\n]*unreachable/i);
+        await none.startDaemon();
+        const check = none.cli(['daemon', 'check']);
+        assert.match(check.stdout + check.stderr, /SLURM\n\s+plugin[^\n]*skipped[^\n]*Slurm is not installed: no scontrol on PATH/);
+        expectError(none.cli(['manage', 'slurm', '1']), /slurm/);
+      } finally {
+        await down.cleanup();
+        await none.cleanup();
+      }
+    });
+
+    it('sbatch refusing the resubmission: its reason quoted, the checkpoint kept', async () => {
+      const script = join(bad!.dir, 'count.sh');
+      writeFileSync(script, COUNTER_SCRIPT, { mode: 0o755 });
+      const out = join(bad!.dir, 'refused.out');
+      const id = cluster.sbatch(['-w', 'n1', `--output=${out}`, script]);
+      await cluster.waitState(id, ['RUNNING']);
+      await waitFor(() => numbers(out).length >= 3, 20_000, 'the batch job to count');
+      bad!.ok(['manage', 'slurm', id, '--jid', 'refused']);
+      const path = dumpedPath(bad!.ok(['dump', 'job', 'refused', '--dir', join(bad!.dir, 'checkpoints')]));
+      expectError(bad!.cli(['restore', 'job', 'refused', '--partition', 'nosuch']), /sbatch refused the job: ".*[Ii]nvalid partition/);
+      assert.ok(existsSync(join(path, 'cedana.json')) || existsSync(path), 'the checkpoint is gone');
+      // Still restorable afterwards.
+      const newId = slurmJobIdOf(bad!.ok(['restore', 'job', 'refused']));
+      await cluster.waitState(newId, ['RUNNING']);
+      cluster.cmd('scancel', [newId]);
+    });
   });
 });
