@@ -1,6 +1,7 @@
 /**
  * A running Slurm batch job as the plugin sees it: its batch script's PID and what is needed to submit it again.
  */
+import { readFile } from 'node:fs/promises';
 import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
 import type { Slurm } from './commands';
 
@@ -52,7 +53,7 @@ export async function findBatchJob(slurm: Slurm, target: string): Promise<BatchJ
   if (!root) throw new CedanaError(ErrorCode.FailedPrecondition, `Slurm job ${jobId} has no batch script process on ${node}`, { hint: 'is the job ending?' });
   return {
     jobId,
-    pid: root.pid,
+    pid: await restoredRoot(root.pid),
     node,
     description: {
       name: f.JobName ?? '',
@@ -65,4 +66,21 @@ export async function findBatchJob(slurm: Slurm, target: string): Promise<BatchJ
       command: f.Command ?? '',
     },
   };
+}
+
+const childrenOf = async (pid: number): Promise<number[]> =>
+  (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean).map(Number);
+
+/**
+ * In a job that cedana restored, the batch script is cedana's restore script, whose child (`cedana restore
+ * --no-server`) is the parent of the restored tree: that tree is the job's work, the one to checkpoint again.
+ */
+async function restoredRoot(pid: number): Promise<number> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!/cedana-slurm-restore-[^/]*\/restore\.sh/.test(cmdline)) return pid;
+  for (const cli of await childrenOf(pid)) {
+    const tree = await childrenOf(cli);
+    if (tree.length === 1) return tree[0];
+  }
+  throw new CedanaError(ErrorCode.FailedPrecondition, `the restore in batch process ${pid} has not finished yet`, { hint: 'try again in a moment' });
 }
