@@ -149,6 +149,13 @@ export class SlurmTestCluster {
 
   /** Stops every daemon it started, by the PID in its pid file, waits for them to go, and removes the state. */
   stop(): void {
+    // Jobs first, while slurmd still runs to end their steps: a slurmstepd left behind outlives the cluster.
+    if (this.pidFiles.length > 2) {
+      const ids = () => this.cmd('squeue', ['-h', '-o', '%i']).stdout.trim().split('\n').filter(Boolean);
+      if (ids().length) this.cmd('scancel', ['--full', ...ids()]);
+      const deadline = Date.now() + 30_000;
+      while (ids().length && Date.now() < deadline) spawnSync('sleep', ['0.3']);
+    }
     for (const f of [...this.pidFiles].reverse()) {
       const pid = existsSync(f) ? Number(readFileSync(f, 'utf8').trim()) : 0;
       if (!pid) continue;
