@@ -48,8 +48,12 @@ export async function findBatchJob(slurm: Slurm, target: string): Promise<BatchJ
   if (state !== 'RUNNING') throw new CedanaError(ErrorCode.FailedPrecondition, `Slurm job ${jobId} is not running (state ${state})`, { hint: 'only a running batch job can be checkpointed' });
   if (f.BatchFlag !== '1') throw new CedanaError(ErrorCode.FailedPrecondition, `Slurm job ${jobId} is not a batch job`, { hint: 'submit it with sbatch' });
   const node = f.BatchHost ?? f.NodeList;
-  const rows = await slurm.listPids(jobId, node);
-  const root = rows.find((r) => r.step === 'batch' && r.localId === '0');
+  // A job just started may be RUNNING before its batch step has forked the script: give it a few seconds.
+  let root: { pid: number } | undefined;
+  for (let tries = 0; !root && tries < 25; tries++) {
+    if (tries) await new Promise((r) => setTimeout(r, 200));
+    root = (await slurm.listPids(jobId, node)).find((r) => r.step === 'batch' && r.localId === '0');
+  }
   if (!root) throw new CedanaError(ErrorCode.FailedPrecondition, `Slurm job ${jobId} has no batch script process on ${node}`, { hint: 'is the job ending?' });
   return {
     jobId,
