@@ -15,6 +15,12 @@ import { expectError } from '../helpers/bad-input';
 
 /** A batch script that prints 0, 1, 2… five times a second. */
 export const COUNTER_SCRIPT = '#!/bin/bash\ni=0\nwhile true; do echo $i; i=$((i+1)); sleep 0.2; done\n';
+/**
+ * The same in one process, for jobs dumped by `dump slurm`: a child of the batch script (the shell's `sleep`)
+ * killed by the dump is re-parented to PID 1, which on this VM does not reap it, and its zombie keeps the batch
+ * script's process group id, which the restore needs (docs/slurm.md, limits).
+ */
+export const ONE_PROCESS_COUNTER = '#!/usr/bin/python3 -u\nimport time\ni = 0\nwhile True:\n    print(i)\n    i += 1\n    time.sleep(0.2)\n';
 
 export function numbers(path: string): number[] {
   let text = '';
@@ -62,8 +68,8 @@ describe('e2e: slurm', function () {
   async function counting(): Promise<{ env: TestEnv; id: string; out: string }> {
     env = new TestEnv({ ...cluster.env, ...s3.env() });
     await env.startDaemon();
-    const script = join(env.dir, 'count.sh');
-    writeFileSync(script, COUNTER_SCRIPT, { mode: 0o755 });
+    const script = join(env.dir, 'count.py');
+    writeFileSync(script, ONE_PROCESS_COUNTER, { mode: 0o755 });
     const out = join(env.dir, 'count.out');
     const id = cluster.sbatch(['--job-name=count', '-w', 'n1', `--output=${out}`, script]);
     await cluster.waitState(id, ['RUNNING']);
@@ -110,8 +116,8 @@ describe('e2e: slurm', function () {
   it('cedana slurm sbatch: checkpointed on the --signal warning before the time limit, requeued, restored instead of restarted', async () => {
     env = new TestEnv(cluster.env);
     await env.startDaemon();
-    const script = join(env.dir, 'count.sh');
-    writeFileSync(script, COUNTER_SCRIPT, { mode: 0o755 });
+    const script = join(env.dir, 'count.py');
+    writeFileSync(script, ONE_PROCESS_COUNTER, { mode: 0o755 });
     const out = join(env.dir, 'spot.out');
     // A 1-minute limit with a 50 s lead: Slurm sends USR1 to the batch shell within its next time-limit sweep.
     const submitted = env.ok(['slurm', 'sbatch', '--time=1', '--signal=B:USR1@50', '-w', 'n1', `--output=${out}`, '--checkpoint-dir', join(env.dir, 'spot'), script]);
@@ -190,8 +196,8 @@ describe('e2e: slurm', function () {
     });
 
     it('sbatch refusing the resubmission: its reason quoted, the checkpoint kept', async () => {
-      const script = join(bad!.dir, 'count.sh');
-      writeFileSync(script, COUNTER_SCRIPT, { mode: 0o755 });
+      const script = join(bad!.dir, 'count.py');
+      writeFileSync(script, ONE_PROCESS_COUNTER, { mode: 0o755 });
       const out = join(bad!.dir, 'refused.out');
       const id = cluster.sbatch(['-w', 'n1', `--output=${out}`, script]);
       await cluster.waitState(id, ['RUNNING']);
