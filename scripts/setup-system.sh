@@ -82,6 +82,9 @@ APT_PACKAGES=(
   # PostgreSQL for the shared job database (db.remote); the tests start their own server (initdb, pg_ctl) on a
   # private port, as the postgres user.
   postgresql-15
+  # Slurm and its authentication (the slurm plugin's tests start munged, slurmctld and slurmd themselves, in a
+  # private state dir on private ports)
+  slurm-wlm slurmctld slurmd slurm-client munge
 )
 
 step_apt() {

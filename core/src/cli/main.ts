@@ -14,6 +14,7 @@ import { restoreCommand } from './commands/restore';
 import { execCommand, runCommand } from './commands/run';
 import { checkCommand } from './commands/check';
 import { completionCommand, reportProfile, rootMiddleware, VERSION, versionCommand } from './commands/root';
+import { slurmCommand } from './commands/slurm';
 import { reportError } from './errors';
 import type { GlobalArgs } from './context';
 
@@ -54,7 +55,7 @@ export async function main(args: string[]): Promise<number> {
     )
     .completion('__completion-script', false);
   for (const alias of jobAliases) parser.command(alias);
-  parser.command(pluginCommand).command(pluginsCommand).command(featuresCommand);
+  parser.command(pluginCommand).command(pluginsCommand).command(featuresCommand).command(slurmCommand);
   parser
     .demandCommand(1, 'name a command')
     .strict()

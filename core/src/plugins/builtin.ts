@@ -10,4 +10,5 @@ export const BUILTIN_PLUGINS: readonly string[] = [
   '@cedana-ts/plugin-storage-s3',
   '@cedana-ts/plugin-storage-gcs',
   '@cedana-ts/plugin-streamer',
+  '@cedana-ts/plugin-slurm',
 ];

@@ -10,6 +10,7 @@ export { daemonDownChecks, daemonDownSuite, type DaemonDownSuiteOptions } from '
 export { testContext, memoryLogger, pollingChildWatcher, processAlive, type MemoryLogger, type TestContextOptions } from './context';
 export { TestServerProcess } from './server-process';
 export { deadPort, liveBuffers, writeRepeated } from './memory';
+export { SlurmTestCluster, slurmInstalled } from './slurm-cluster';
 export { registerChecks, rejectsWithCode, eventually, type Check, type SuiteApi, type SuiteContext } from './suite-api';
 export {
   boxCounter,

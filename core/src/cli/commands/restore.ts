@@ -85,7 +85,8 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       external: (argv.external ?? []).map(String),
       pidFile: absolute(argv['pid-file']),
       lazy: argv.lazy ?? false,
-      options: runtimeOptionsOf(argv, RESTORE_FLAGS),
+      // Words after `--` go to the runtime as `args` (restore slurm: extra sbatch options).
+      options: { ...runtimeOptionsOf(argv, RESTORE_FLAGS), ...((argv as { '--'?: string[] })['--']?.length ? { args: (argv as { '--'?: string[] })['--']!.map(String) } : {}) },
       ...criuOptsOverrides(argv['criu-opts'], RESTORE_CRIU),
     };
     // On a terminal, a progress line on stderr; in scripts, nothing extra.
@@ -129,6 +130,9 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
         return;
       }
       console.log(`Restored successfully, PID: ${job!.pid}`);
+      // A runtime that restores into a scheduler's job (slurm) names that job too.
+      const slurmJobId = (JSON.parse(job!.detailsJson || '{}') as { slurmJobId?: string }).slurmJobId;
+      if (slurmJobId) console.log(`Slurm job ID: ${slurmJobId}`);
     } finally {
       daemon.close();
     }
