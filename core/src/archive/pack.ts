@@ -37,9 +37,13 @@ async function walk(dir: string, root = dir): Promise<{ path: string; dir: boole
 async function fillTar(pack: tar.Pack, dir: string, onBytes?: (n: number) => void, trailer?: Trailer): Promise<void> {
   const sums: SumMap = new Map();
   for (const item of await walk(dir)) {
-    if (item.path === trailer?.name) continue;
     const full = join(dir, item.path);
     const st = await stat(full);
+    if (item.path === trailer?.name) {
+      // The trailer goes in last instead; its file's bytes still count, as the total was taken with it.
+      onBytes?.(st.size);
+      continue;
+    }
     const header = { name: item.path, mode: st.mode & 0o7777, mtime: st.mtime, uid: st.uid, gid: st.gid };
     if (item.dir) {
       await new Promise<void>((res, rej) => pack.entry({ ...header, type: 'directory' }, (err) => (err ? rej(err) : res())));
