@@ -124,8 +124,10 @@ describe('e2e: daemon faults', function () {
       const older = dumpedPath(env.ok(['dump', 'job', jid, '--leave-running', '--compression', 'lz4']));
       const { pid } = job(env, jid);
       hold('dump-imaged');
+      // The dump above passed this point too: wait for one more arrival, the held dump's.
+      const passed = arrivals('dump-imaged');
       const d = cliAsync(env, ['dump', 'job', jid, '--compression', 'lz4']);
-      await waitFor(() => arrivals('dump-imaged') > 0, 30_000, 'the dump to reach its pause');
+      await waitFor(() => arrivals('dump-imaged') > passed, 30_000, 'the dump to reach its pause');
       await waitFor(() => !isAlive(pid), 10_000, 'CRIU to have stopped the process');
       // As if the daemon had died while CRIU was still writing: the statistics CRIU writes last are not there.
       for (const dir of readdirSync(env.tmp).filter((n) => n.startsWith('cedana-dump-'))) rmSync(join(env.tmp, dir, 'stats-dump'), { force: true });
@@ -148,8 +150,10 @@ describe('e2e: daemon faults', function () {
       const { log } = await start(jid);
       env.ok(['dump', 'job', jid, '--leave-running', '--compression', 'lz4']);
       hold('dump-imaged');
+      // The dump above passed this point too: wait for one more arrival, the held dump's.
+      const passed = arrivals('dump-imaged');
       const d = cliAsync(env, ['dump', 'job', jid, '--compression', 'lz4']);
-      await waitFor(() => arrivals('dump-imaged') > 0, 30_000, 'the dump to reach its pause');
+      await waitFor(() => arrivals('dump-imaged') > passed, 30_000, 'the dump to reach its pause');
       const r = cliAsync(env, ['restore', 'job', jid]);
       // While the dump is held the restore must not finish (it would restore the older checkpoint).
       const early = await Promise.race([r.done.then(() => 'finished'), new Promise((res) => setTimeout(() => res('waiting'), 2_000))]);
