@@ -293,7 +293,7 @@ async function restoreClaimed(s: Services, req: Req, jid: string | undefined, cl
       const io = requireIo(s).create(jid);
       createdIo = true;
       const fds = io.childFds();
-      return { fds, details: { io: { dir: io.paths.dir } }, close: async () => Object.values(fds).forEach((fd) => closeSync(fd)) };
+      return { fds, details: { io: { dir: io.paths.dir }, log: undefined }, close: async () => Object.values(fds).forEach((fd) => closeSync(fd)) };
     }
     // An attachable job restored without attach: its output goes to its log (the one it had, else the default).
     if (ioDir) {
