@@ -244,6 +244,29 @@ describe('runc runtime (e2e)', function () {
     }
   });
 
+  it('a logged container restored --attach streams here and ends with the container’s exit code (42)', async () => {
+    const sessions: Session[] = [];
+    const bundle = runcBundle(join(env.dir, 'exit42-bundle'), ['sh', '-c', 'i=0; while [ $i -lt 150 ]; do echo $i; i=$((i+1)); sleep 0.05; done; exit 42']);
+    containers.push('rc-exit');
+    const log = join(env.dir, 'rc-exit.log');
+    try {
+      env.ok(['run', 'runc', '--bundle', bundle, '--id', 'rc-exit', '--jid', 'rc-exit', '--log', log]);
+      await waitFor(() => lastNumber(log) >= 5, 10_000, 'rc-exit counting');
+      env.ok(['dump', 'job', 'rc-exit']);
+      const atDump = lastNumber(log);
+      const b = session(env, ['restore', 'job', 'rc-exit', '--attach'], sessions);
+      const end = await b.exit(40_000);
+      assert.equal(end.code, 42, `stderr: ${end.stderr}`);
+      const nums = numbersIn(end.stdout);
+      assert.equal(nums[0], atDump + 1, `the stream starts at ${nums[0]}, after ${atDump}`);
+      assert.equal(nums[nums.length - 1], 149);
+      nums.forEach((n, i) => i > 0 && assert.equal(n, nums[i - 1] + 1, `the stream runs on (${nums.join(' ')})`));
+      assert.equal(lastNumber(log), atDump, 'nothing more went to the log');
+    } finally {
+      killSessions(sessions);
+    }
+  });
+
   it('kills a runc job', async () => {
     await runCounter('rc-kill');
     env.ok(['job', 'kill', 'rc-kill', '--signal', 'KILL']);
