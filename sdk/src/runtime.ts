@@ -88,6 +88,12 @@ export interface RestoreSpec {
   foreground: boolean;
   /** Start the job before its memory is in, and fill it in the background (`--lazy`; see `Runtime.lazyRestore`). */
   lazy?: boolean;
+  /**
+   * File descriptors that replace the restored job's stdio as it was dumped: the FIFOs of a job restored
+   * attachable, its log file, or the caller's own stdio (`--no-server`). Left out: each comes back as it was
+   * (a file reopened by path). `stdin` left out alone keeps the dumped stdin.
+   */
+  stdio?: { stdin?: number; stdout: number; stderr: number };
 }
 
 /** A runtime plugin's main object. */

@@ -196,6 +196,11 @@ export class JobIO {
     };
   }
 
+  /** The output kept for the next attacher, handed over (to a log, when the job stops being attachable). */
+  takeUnread(): Buffer[] {
+    return this.backlog.take().map(({ data }) => data);
+  }
+
   get attached(): boolean {
     return this.attacher !== undefined;
   }

@@ -6,6 +6,8 @@
  *
  * The checkpoint itself is only read: a failed restore leaves it as it was.
  */
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { defaultLogPath } from './run';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import {
   ErrorCode,
   METADATA_FILE,
   RestoreRequest,
+  openLogFile,
   type ExitStatus,
   type StartedJob,
 } from '@cedana-ts/sdk';
@@ -112,8 +115,22 @@ async function checkpointPath(s: Services, req: Req): Promise<string> {
   return latest.path;
 }
 
-/** Called with the checkpoint's metadata once it is known good, just before the runtime restores it. */
-type Prepare = (meta: CheckpointMetadata) => Promise<void>;
+/**
+ * The stdio a restored job gets in place of those it was dumped with: `fds` for the runtime (closed here once it
+ * has restored), and what changes in the job's details (`io` or `log`; a key set to undefined is removed).
+ */
+interface NewStdio {
+  fds: { stdin?: number; stdout: number; stderr: number };
+  details: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * Called with the checkpoint's metadata once it is known good, just before the runtime restores it; may give
+ * the job other stdio.
+ */
+type Prepare = (meta: CheckpointMetadata) => Promise<NewStdio | void>;
+
 
 /**
  * `restore <type>` without --path: a checkpoint the runtime holds itself, written into a scratch image directory
@@ -140,6 +157,10 @@ async function restoreWith(s: Services, req: Req, foreground: boolean, progress?
   } finally {
     progress?.stop();
   }
+}
+
+function withoutUndefined(details: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(details).filter(([, v]) => v !== undefined));
 }
 
 async function cleanupOpened(cleanup: () => Promise<void>, fetched: string | undefined): Promise<void> {
@@ -179,10 +200,16 @@ async function openAndRestore(s: Services, req: Req, foreground: boolean, progre
     };
     // GPU state: refused before CRIU runs when this machine cannot take it; restored after CRIU (see gpu.ts).
     const gpu = await GpuRestore.prepare(s, meta, path);
-    await prepare?.(meta);
-    await s.reaper?.sweep();
-    progress?.phase('restore');
-    const started = await runtime.restore({ imagesDir: opened.imagesDir, metadata: meta, criu, options, foreground, lazy: req.lazy });
+    const stdio = await prepare?.(meta);
+    let started: StartedJob;
+    try {
+      await s.reaper?.sweep();
+      progress?.phase('restore');
+      started = await runtime.restore({ imagesDir: opened.imagesDir, metadata: meta, criu, options, foreground, lazy: req.lazy, stdio: stdio?.fds });
+    } finally {
+      await stdio?.close();
+    }
+    if (stdio) started.details = withoutUndefined({ ...started.details, ...stdio.details });
     if (started.pagesIn) {
       // The lazy-pages daemon reads the images until every page is in: a scratch copy is removed only then.
       const pagesIn = started.pagesIn;
@@ -243,7 +270,9 @@ async function restoreLocked(s: Services, req: Req, sink: ProgressSink | undefin
 async function restoreClaimed(s: Services, req: Req, jid: string | undefined, claim: RestoreClaim | undefined, progress: ProgressReporter | undefined, requestAt: number): Promise<Job> {
   const store = requireStore(s);
   const isNew = !jid;
-  const { started, meta } = await restoreWith(s, req, false, progress, async (m) => {
+  let createdIo = false;
+  let oldIoDir: string | undefined;
+  const prepare: Prepare = async (m) => {
     if (jid && req.path && m.jid && m.jid !== jid && !req.force) {
       throw new CedanaError(ErrorCode.FailedPrecondition, `${req.path} is a checkpoint of job ${m.jid}, not of job ${jid}`, {
         hint: `restore it as its own job (cedana restore ${m.type} --path ${req.path}), or add --force`,
@@ -253,15 +282,49 @@ async function restoreClaimed(s: Services, req: Req, jid: string | undefined, cl
       jid = m.jid && !(await store.getJob(m.jid)) ? m.jid : undefined;
       while (!jid || (await store.getJob(jid))) jid = randomJobName();
     }
-    // An attachable job's FIFOs are reopened by CRIU by path: the daemon's ends must be open first.
     const ioDir = ioDirOf(m.details);
-    if (ioDir) requireIo(s).open(jid, ioDir);
-    else if (req.attachable) {
-      throw new CedanaError(ErrorCode.FailedPrecondition, `${req.path ?? `job ${jid}`} was not attachable when it was dumped`, {
-        hint: typeof m.details.log === 'string' && m.details.log ? `its output continues in ${m.details.log}` : 'restore it without --attach',
-      });
+    // An attachable job's FIFOs are reopened by CRIU by path: the daemon's ends must be open first.
+    if (ioDir && req.attachable) {
+      requireIo(s).open(jid, ioDir);
+      return;
     }
-  });
+    // A job dumped with a log, restored attachable: new FIFOs in place of its log.
+    if (req.attachable) {
+      const io = requireIo(s).create(jid);
+      createdIo = true;
+      const fds = io.childFds();
+      return { fds, details: { io: { dir: io.paths.dir }, log: undefined }, close: async () => Object.values(fds).forEach((fd) => closeSync(fd)) };
+    }
+    // An attachable job restored without attach: its output goes to its log (the one it had, else the default).
+    if (ioDir) {
+      oldIoDir = ioDir;
+      const known = (jid && !isNew ? (await store.getJob(jid))?.log : undefined) || (typeof m.details.log === 'string' ? m.details.log : '');
+      const logPath = known || defaultLogPath(jid);
+      const log = await openLogFile(logPath);
+      // What it wrote before the dump that nobody read comes first.
+      for (const chunk of s.io?.get(jid)?.takeUnread() ?? []) writeSync(log.fd, chunk);
+      const stdin = openSync('/dev/null', constants.O_RDONLY);
+      return {
+        fds: { stdin, stdout: log.fd, stderr: log.fd },
+        details: { io: undefined, log: logPath },
+        close: async () => {
+          closeSync(stdin);
+          await log.close();
+        },
+      };
+    }
+  };
+  let started: StartedJob;
+  let meta: CheckpointMetadata;
+  try {
+    ({ started, meta } = await restoreWith(s, req, false, progress, prepare));
+  } catch (err) {
+    if (createdIo && jid) s.io?.remove(jid);
+    throw err;
+  }
+  // The FIFOs it had are not its stdio any more.
+  if (oldIoDir && jid) s.io?.remove(jid, oldIoDir);
+  const logNow = typeof started.details.log === 'string' ? started.details.log : '';
   if (!jid) throw new CedanaError(ErrorCode.Internal, 'restore chose no job id');
   started.details = await withStartTime(started.details, started.pid);
   if (started.pagesIn) started.details = filling(started.details, Date.now() - requestAt);
@@ -272,6 +335,7 @@ async function restoreClaimed(s: Services, req: Req, jid: string | undefined, cl
       exit_code: null,
       exit_signal: null,
       details: JSON.stringify(started.details),
+      log: logNow,
       released: 0,
       notice: null,
       lost_dump_at: null,
@@ -290,7 +354,7 @@ async function restoreClaimed(s: Services, req: Req, jid: string | undefined, cl
       type: meta.type,
       pid: started.pid,
       cmdline: JSON.stringify(cmdline),
-      log: typeof meta.details.log === 'string' ? meta.details.log : '',
+      log: logNow,
       details: JSON.stringify(started.details),
       host: s.host,
       gpu: meta.gpu ? 1 : 0,
@@ -315,7 +379,9 @@ async function restoreClaimed(s: Services, req: Req, jid: string | undefined, cl
 export async function restoreForeground(s: Services, input: RestoreRequest, sink?: ProgressSink): Promise<ExitStatus> {
   const req = validate(RestoreRequest, input, 'restore');
   if (req.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job is not supported with --no-server', { hint: 'use restore process --path P --no-server' });
-  const { started } = await restoreWith(s, req, true, reporterFor(sink));
+  // The process gets this command's own stdio in place of those it was dumped with (a log, an attach's FIFOs).
+  const own: Prepare = async () => ({ fds: { stdin: 0, stdout: 1, stderr: 2 }, details: { io: undefined }, close: async () => undefined });
+  const { started } = await restoreWith(s, req, true, reporterFor(sink), own);
   started.pagesIn?.catch((err: Error) => s.logger.error(err.message, { pid: started.pid }));
   if (!started.exited) throw new CedanaError(ErrorCode.Unsupported, 'this runtime cannot restore in the foreground');
   await writePidFile(req.pidFile, started.pid);

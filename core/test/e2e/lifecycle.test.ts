@@ -186,7 +186,7 @@ describe('e2e: job lifecycle', function () {
       const pid = runPid(env.ok(['run', 'process', '--jid', 'd1', '--attachable', '--', ...counter()]));
       await sleep(200);
       const path = dumpedPath(env.ok(['dump', 'job', 'd1', '--compression', 'tar']));
-      assert.equal(restoredPid(env.ok(['restore', 'job', 'd1'])), pid);
+      assert.equal(restoredPid(env.ok(['restore', 'job', 'd1', '--attachable'])), pid);
       assert.ok(existsSync(join(ioDir(env, 'd1'), 'stdout')), 'the job’s FIFOs are where the test looks');
 
       assert.equal(env.ok(['job', 'delete', 'd1']), 'Deleted job d1\n');

@@ -96,7 +96,7 @@ describe('runc containers with stdio outside cedana (e2e)', function () {
     await waitFor(() => /^3$/m.test(seen), 15_000, 'the attached output');
     assert.ok(statSync(pidFile).size > 0, 'the pid file is written');
     env.ok(['dump', 'job', 'rc-att']);
-    const r = env.cli(['restore', 'job', 'rc-att'], { timeoutMs: 30_000 });
+    const r = env.cli(['restore', 'job', 'rc-att', '--attachable'], { timeoutMs: 30_000 });
     assert.equal(r.code, 0, `restore job returned: ${r.stdout}${r.stderr}`);
     assert.equal(runcState('rc-att')?.status, 'running');
     attach.kill('SIGINT');

@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, TestEnv, sleep, waitFor } from '../helpers/env';
-import { assertCounts, dumpedPath, isAlive, job, lastNumber, logLines, restoredPid, teardown } from '../helpers/e2e';
+import { assertCounts, dumpedPath, isAlive, job, lastNumber, logLines, logNumbers, restoredPid, teardown } from '../helpers/e2e';
 import { boxCounter, boxTcpPair, NetnsHolder, runcBundle } from '@cedana-ts/sdk/testing';
+import { killSessions, numbersIn, session, type Session } from '../helpers/attach';
 
 /** The PID in `Running managed runc PID <n>`. */
 function runcPid(stdout: string): number {
@@ -202,12 +203,68 @@ describe('runc runtime (e2e)', function () {
     env.ok(['dump', 'job', 'rc-attach']);
     assert.equal(runcState('rc-attach'), null);
     const atDump = Math.max(...before);
-    env.ok(['restore', 'job', 'rc-attach']);
+    env.ok(['restore', 'job', 'rc-attach', '--attachable']);
     assert.equal(runcState('rc-attach')?.status, 'running');
     const after = await watch(atDump + 5);
     const fresh = after.filter((n) => n > atDump);
     assert.ok(fresh.length >= 5, `output after the restore reaches the attacher (${after.join(' ')})`);
     fresh.forEach((n, i) => i > 0 && assert.equal(n, fresh[i - 1] + 1, `the restored counter carries on (${fresh.join(' ')})`));
+  });
+
+  it('a logged container restored --attachable streams to an attacher; restored plainly after, to the default log', async () => {
+    const sessions: Session[] = [];
+    const defaultLog = '/var/log/cedana-output-rc-modes.log';
+    rmSync(defaultLog, { force: true });
+    try {
+      const log = await runCounter('rc-modes');
+      env.ok(['dump', 'job', 'rc-modes']);
+      const atDump = lastNumber(log);
+      env.ok(['restore', 'job', 'rc-modes', '--attachable']);
+      assert.equal(job(env, 'rc-modes').log, '[Attachable]');
+      const a = session(env, ['job', 'attach', 'rc-modes'], sessions);
+      await a.waitOut((o) => numbersIn(o).some((n) => n > atDump + 5), 15_000);
+      const seen = numbersIn((await a.interrupt()).stdout);
+      assert.equal(seen[0], atDump + 1, `the attach stream starts at ${seen[0]}, after ${atDump}`);
+      seen.forEach((n, i) => i > 0 && assert.equal(n, seen[i - 1] + 1, `the attach stream runs on (${seen.join(' ')})`));
+      assert.equal(lastNumber(log), atDump, 'nothing more went to its old log');
+
+      // Restored without attach: an attachable job's output goes to a log, the default one (it has no other now).
+      env.ok(['dump', 'job', 'rc-modes']);
+      env.ok(['restore', 'job', 'rc-modes']);
+      assert.equal(job(env, 'rc-modes').log, defaultLog);
+      const last = seen[seen.length - 1];
+      await waitFor(() => lastNumber(defaultLog) >= last + 10, 15_000, `the counter past ${last + 10} in ${defaultLog}`);
+      const nums = logNumbers(defaultLog);
+      assert.equal(nums[0], last + 1, `the log starts at ${nums[0]}, after ${last} (the output nobody read comes first)`);
+      nums.forEach((n, i) => i > 0 && assert.equal(n, nums[i - 1] + 1, `the log runs on (${nums.join(' ')})`));
+    } finally {
+      killSessions(sessions);
+      env.cli(['job', 'kill', 'rc-modes', '--signal', 'KILL']);
+      rmSync(defaultLog, { force: true });
+    }
+  });
+
+  it('a logged container restored --attach streams here and ends with the container’s exit code (42)', async () => {
+    const sessions: Session[] = [];
+    const bundle = runcBundle(join(env.dir, 'exit42-bundle'), ['sh', '-c', 'i=0; while [ $i -lt 150 ]; do echo $i; i=$((i+1)); sleep 0.05; done; exit 42']);
+    containers.push('rc-exit');
+    const log = join(env.dir, 'rc-exit.log');
+    try {
+      env.ok(['run', 'runc', '--bundle', bundle, '--id', 'rc-exit', '--jid', 'rc-exit', '--log', log]);
+      await waitFor(() => lastNumber(log) >= 5, 10_000, 'rc-exit counting');
+      env.ok(['dump', 'job', 'rc-exit']);
+      const atDump = lastNumber(log);
+      const b = session(env, ['restore', 'job', 'rc-exit', '--attach'], sessions);
+      const end = await b.exit(40_000);
+      assert.equal(end.code, 42, `stderr: ${end.stderr}`);
+      const nums = numbersIn(end.stdout);
+      assert.equal(nums[0], atDump + 1, `the stream starts at ${nums[0]}, after ${atDump}`);
+      assert.equal(nums[nums.length - 1], 149);
+      nums.forEach((n, i) => i > 0 && assert.equal(n, nums[i - 1] + 1, `the stream runs on (${nums.join(' ')})`));
+      assert.equal(lastNumber(log), atDump, 'nothing more went to the log');
+    } finally {
+      killSessions(sessions);
+    }
   });
 
   it('kills a runc job', async () => {

@@ -37,9 +37,10 @@ export interface CommandResult {
 }
 
 /** Runs a command to its end, collecting output. Rejects only when it cannot start. */
-export function runCommand(bin: string, args: string[], opts: { stdio?: 'inherit' } = {}): Promise<CommandResult> {
+/** `extraFds` become the child's fds 3, 4, … (for CRIU's `--inherit-fd fd[N]:…`). */
+export function runCommand(bin: string, args: string[], opts: { stdio?: 'inherit'; extraFds?: number[] } = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: opts.stdio === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bin, args, { stdio: opts.stdio === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])] });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -77,11 +78,12 @@ export async function runCriu(
   action: 'dump' | 'restore',
   args: string[],
   paths: { logDir: string; keepLogAt: string },
+  extraFds: number[] = [],
 ): Promise<CommandResult> {
   const logName = `${action}.log`;
   let result: CommandResult;
   try {
-    result = await runCommand(criuPath, [action, ...args, '-o', logName, '-v4']);
+    result = await runCommand(criuPath, [action, ...args, '-o', logName, '-v4'], { extraFds });
   } catch (err) {
     throw new CedanaError(ErrorCode.Unavailable, `cannot run CRIU at ${criuPath}: ${(err as Error).message}`, {
       hint: 'install CRIU ≥ 4.2 or set criu.binary_path',

@@ -25,6 +25,7 @@ import { criuFlags, dumpedPids, runCriu } from './criu';
 import { LazyPages } from './lazy-pages';
 import { findProcess } from './find';
 import { inspectTree, neededOptions } from './inspect';
+import { inheritArgs, stdioOf } from './stdio';
 
 /** Waits for a spawned child to start, or fails with the reason it could not. */
 function started(child: ReturnType<typeof spawn>, command: string): Promise<void> {
@@ -125,13 +126,15 @@ export class ProcessRuntime implements Runtime {
     }
     const exe = await readlink(`/proc/${pid}/exe`).catch(() => undefined);
     const criu = neededOptions(spec.criu, tree);
+    // What its stdio are, so that a restore can hand it others (stdio.ts).
+    const stdio = await stdioOf(pid);
     const args = ['-t', String(pid), '-D', spec.imagesDir, ...criuFlags(criu, 'dump')];
     const keepLogAt = join(this.ctx.settings.tmpDir, `cedana-criu-dump-${pid}-${Date.now()}.log`);
     this.ctx.logger.debug('criu dump', { pid, args });
     await runCriu(this.ctx.settings.criuPath, 'dump', args, { logDir: spec.imagesDir, keepLogAt });
     // The tree may have changed between the look above and the freeze (a shell loop forks a new child each turn).
     const dumped = dumpedPids(await readFile(join(spec.imagesDir, 'dump.log'), 'utf8').catch(() => ''));
-    return { criu, details: { ...spec.job.details, ...(exe ? { exe } : {}) }, pids: dumped.length > 0 ? dumped : tree.pids };
+    return { criu, details: { ...spec.job.details, ...(exe ? { exe } : {}), stdio }, pids: dumped.length > 0 ? dumped : tree.pids };
   }
 
   async restore(spec: RestoreSpec): Promise<StartedJob> {
@@ -141,6 +144,7 @@ export class ProcessRuntime implements Runtime {
     const args = ['-D', spec.imagesDir, '-W', workDir, '--pidfile', pidFile, ...criuFlags(spec.criu, 'restore')];
     const keepLogAt = join(this.ctx.settings.tmpDir, `cedana-criu-restore-${spec.metadata.pid}-${Date.now()}.log`);
     const details = { ...spec.metadata.details };
+    const inherit = spec.stdio ? inheritArgs(details.stdio, spec.stdio) : { args: [], fds: [] };
     // --lazy: a lazy-pages daemon serves the memory from the images while the tree runs (lazy-pages.ts).
     let lazy: LazyPages | undefined;
     let handedOver = false;
@@ -151,7 +155,7 @@ export class ProcessRuntime implements Runtime {
       // (the daemon, or the CLI for --no-server), which reaps it and so learns how it ends.
       await zombieGone(spec.metadata.pid);
       const lazyArgs = lazy ? ['--lazy-pages'] : [];
-      await runCriu(this.ctx.settings.criuPath, 'restore', ['--restore-detached', ...lazyArgs, ...args], { logDir: workDir, keepLogAt });
+      await runCriu(this.ctx.settings.criuPath, 'restore', ['--restore-detached', ...lazyArgs, ...inherit.args, ...args], { logDir: workDir, keepLogAt }, inherit.fds);
       const pid = Number((await readFile(pidFile, 'utf8')).trim());
       const exited = this.ctx.children.watch(pid);
       if (!lazy) return { pid, details, exited };

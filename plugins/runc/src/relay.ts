@@ -19,7 +19,7 @@ import type { CommandResult } from './command';
  * (0, 1, 2) that get a descriptor of their own instead of a relay: the host files of a container restored with
  * its stdio outside it (external.ts).
  */
-export type StdioTarget = ({ logPath: string } | { stdio: { stdin: number; stdout: number; stderr: number } }) & { direct?: Partial<Record<0 | 1 | 2, number>> };
+export type StdioTarget = ({ logPath: string } | { stdio: { stdin?: number; stdout: number; stderr: number } }) & { direct?: Partial<Record<0 | 1 | 2, number>> };
 
 // fds 3 and 4 are where stdout and stderr end up, 5 (when given) where stdin comes from, 6, 7 and 8 the direct
 // descriptors of slots 0, 1 and 2. Then runc replaces bash, keeping only 0, 1 and 2: pipes to the relays, or the
@@ -43,7 +43,7 @@ async function openLog(logPath: string): Promise<OpenLog> {
 export async function runWithRelays(bin: string, args: string[], target: StdioTarget, env: Record<string, string> = {}): Promise<CommandResult> {
   const log = 'logPath' in target ? await openLog(target.logPath) : undefined;
   const direct = target.direct ?? {};
-  const base: (number | 'ignore')[] = 'stdio' in target ? [target.stdio.stdout, target.stdio.stderr, target.stdio.stdin] : [log!.fd, log!.fd, 'ignore'];
+  const base: (number | 'ignore')[] = 'stdio' in target ? [target.stdio.stdout, target.stdio.stderr, target.stdio.stdin ?? 'ignore'] : [log!.fd, log!.fd, 'ignore'];
   const fds: (number | 'ignore')[] = [...base, direct[0] ?? 'ignore', direct[1] ?? 'ignore', direct[2] ?? 'ignore'];
   try {
     return await new Promise<CommandResult>((resolve, reject) => {

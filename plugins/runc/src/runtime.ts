@@ -195,10 +195,11 @@ export class RuncRuntime implements Runtime {
         const r = await runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, ...globalFlags(o, true), 'restore', ...(o.detach ? ['--detach'] : []), '--work-path', criuWork, ...args], 'inherit', env);
         return { pid: process.pid, details: { id, root: runc.t.root, bundle }, exited: Promise.resolve({ code: r.code, signal: r.signal }) };
       }
-      const fifos = attachableFifos(d);
+      // Stdio the core hands over (a log in place of FIFOs, or FIFOs in place of a log) feed new relays.
+      const fifos = spec.stdio ? undefined : attachableFifos(d);
       const direct = openExternal(external);
       try {
-        const target: StdioTarget = fifos ? { stdio: fifos, direct } : { logPath: log, direct };
+        const target: StdioTarget = spec.stdio ? { stdio: spec.stdio, direct } : fifos ? { stdio: fifos, direct } : { logPath: log, direct };
         const pid = await this.startDetached(runc, 'restore', args, target, criuWork, env);
         this.ctx.logger.debug('runc container restored', { id, pid });
         const details = { ...(d.io ? { io: d.io } : {}), ...(await this.details(id, runc.t.root, bundle, pid, log)) };
