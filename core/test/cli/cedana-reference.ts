@@ -1,7 +1,8 @@
 /**
  * Every command and flag of Cedana's CLI reference (docs/references/cli/*.md of cedana/cedana at fe39c08), as
  * command lines with what each must make the CLI do: the daemon call it reaches (method and request fields), or,
- * for commands that need no daemon, what they print. `options` matches the runtime options (RunReq.optionsJson…).
+ * for commands that need no daemon, what they print. `options` matches the runtime options (RunReq.optionsJson…),
+ * whose values are the strings given (the runtime plugin types them).
  *
  * Global flags (--config, --config-dir, --address, --protocol, --profiling, --profiling-path, --init-config,
  * --merge-config) are covered by the root entries. The test names the daemon by CEDANA_ADDRESS, so that
@@ -66,8 +67,8 @@ export const REFERENCE: Entry[] = [
   { argv: ['run', 'process', '--gpu-id', 'g0', 'true'], stderr: /--gpu-id is not supported/, exit: 1 },
   { argv: ['run', 'runc', '--bundle', '/b', '--jid', 'J', '--detach'], rpc: 'run', request: { type: 'runc', jid: 'J', options: { bundle: '/b', detach: true } } },
   { argv: ['run', 'runc', '-b', '/b', '-d', 'ID'], rpc: 'run', request: { args: ['ID'], options: { bundle: '/b', detach: true } } },
-  { argv: ['run', 'runc', '-b', '/b', '--root', '/r', '--console-socket', '/s.sock', '--no-pivot', '--no-new-keyring', '--no-subreaper', '--preserve-fds', '2', '--rootless', 'true', '--systemd-cgroup', '--log', '/l', '--log-format', 'json'], rpc: 'run', request: { logPath: '/l', options: { bundle: '/b', root: '/r', consoleSocket: '/s.sock', noPivot: true, noNewKeyring: true, noSubreaper: true, preserveFds: 2, rootless: 'true', systemdCgroup: true, logFormat: 'json' } } },
-  { argv: ['run', 'containerd', 'docker.io/library/busybox:latest', 'sleep', '1', '--id', 'c1', '--address', '/run/containerd/containerd.sock', '--namespace', 'ns', '--gpus', '0', '--env', 'A=1', '--snapshotter', 'overlayfs', '--no-pivot'], rpc: 'run', request: { type: 'containerd', args: ['docker.io/library/busybox:latest', 'sleep', '1'], options: { address: '/run/containerd/containerd.sock', id: 'c1', namespace: 'ns', gpus: 0, env: 'A=1', snapshotter: 'overlayfs', noPivot: true } } },
+  { argv: ['run', 'runc', '-b', '/b', '--root', '/r', '--console-socket', '/s.sock', '--no-pivot', '--no-new-keyring', '--no-subreaper', '--preserve-fds', '2', '--rootless', 'true', '--systemd-cgroup', '--log', '/l', '--log-format', 'json'], rpc: 'run', request: { logPath: '/l', options: { bundle: '/b', root: '/r', consoleSocket: '/s.sock', noPivot: true, noNewKeyring: true, noSubreaper: true, preserveFds: '2', rootless: 'true', systemdCgroup: true, logFormat: 'json' } } },
+  { argv: ['run', 'containerd', 'docker.io/library/busybox:latest', 'sleep', '1', '--id', 'c1', '--address', '/run/containerd/containerd.sock', '--namespace', 'ns', '--gpus', '0', '--env', 'A=1', '--snapshotter', 'overlayfs', '--no-pivot'], rpc: 'run', request: { type: 'containerd', args: ['docker.io/library/busybox:latest', 'sleep', '1'], options: { address: '/run/containerd/containerd.sock', id: 'c1', namespace: 'ns', gpus: '0', env: 'A=1', snapshotter: 'overlayfs', noPivot: true } } },
 
   // manage
   { argv: ['manage', 'process', '123', '-j', 'M', '--upcoming', '--pid-file', '/tmp/m.pid'], rpc: 'manage', request: { type: 'process', target: '123', jid: 'M', upcoming: true } },
@@ -101,7 +102,7 @@ export const REFERENCE: Entry[] = [
   { argv: ['restore', 'job', 'J'], rpc: 'restore', request: { jid: 'J' } },
   { argv: ['restore', 'job', 'J', '-p', P, '-b', '/b', '-d'], rpc: 'restore', request: { jid: 'J', path: P, options: { bundle: '/b', detach: true } } },
   { argv: ['restore', 'runc', '-p', P, '--id', 'c2', '--bundle', '/b', '--root', '/r', '--detach', '--console-socket', '/s', '--netns-eth0-ipv4-addr', '10.0.0.2', '--no-pivot', '--no-new-keyring', '--no-subreaper', '--rootless', 'auto', '--systemd-cgroup', '--log', '/l', '--log-format', 'text'], rpc: 'restore', request: { type: 'runc', options: { id: 'c2', bundle: '/b', root: '/r', detach: true, consoleSocket: '/s', netnsEth0Ipv4Addr: '10.0.0.2', noPivot: true, noNewKeyring: true, noSubreaper: true, rootless: 'auto', systemdCgroup: true, log: '/l', logFormat: 'text' } } },
-  { argv: ['restore', 'containerd', '-p', P, '--id', 'c2', '--image', 'img', '--namespace', 'ns', '--env', 'A=1', '--gpus', '0', '--no-pivot'], rpc: 'restore', request: { type: 'containerd', options: { id: 'c2', image: 'img', namespace: 'ns', env: 'A=1', gpus: 0, noPivot: true } } },
+  { argv: ['restore', 'containerd', '-p', P, '--id', 'c2', '--image', 'img', '--namespace', 'ns', '--env', 'A=1', '--gpus', '0', '--no-pivot'], rpc: 'restore', request: { type: 'containerd', options: { id: 'c2', image: 'img', namespace: 'ns', env: 'A=1', gpus: '0', noPivot: true } } },
 
   // jobs
   { argv: ['job', 'list'], rpc: 'listJobs' },
