@@ -1,8 +1,8 @@
 /**
  * `cedana job checkpoint inspect` end to end: a real daemon and real CRIU dump a python job (holding 16 MiB of
- * memory it wrote, an open file and a listening TCP socket) as a directory, as an lz4 archive and as 2 shards;
- * what inspect reads from each checkpoint's images is checked against the process as /proc showed it just
- * before the dump: its PID, command name, open file, socket and memory.
+ * memory it wrote, an open file, a listening TCP socket and a child process) as a directory, as an lz4 archive
+ * and as 2 shards; what inspect reads from each checkpoint's images is checked against the processes as /proc
+ * showed them just before the dump: PIDs, parent, command names, open file, socket and memory.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,8 @@ import { dumpedPath, logLines, runPid, teardown, writeScript, PYTHON } from '../
 import { expectError } from '../helpers/bad-input';
 
 const SCRIPT = `
-import socket, sys, time
+import socket, subprocess, sys, time
+child = subprocess.Popen(["sleep", "1000"])
 buf = bytearray(16 * 1024 * 1024)
 for i in range(0, len(buf), 4096):
     buf[i] = 1
@@ -20,7 +21,7 @@ f = open(sys.argv[1], "w")
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 s.listen(1)
-print("port", s.getsockname()[1], flush=True)
+print("port", s.getsockname()[1], "child", child.pid, flush=True)
 while True:
     time.sleep(0.1)
 `;
@@ -50,6 +51,7 @@ describe('e2e: job checkpoint inspect (CRIU images of local, compressed and shar
 
   let pid = 0;
   let port = 0;
+  let child = 0;
   let comm = '';
   let rssAnon = 0;
   let vmSize = 0;
@@ -64,6 +66,7 @@ describe('e2e: job checkpoint inspect (CRIU images of local, compressed and shar
     pid = runPid(env.ok(['run', 'process', '--jid', 'holder', '--log', log, '--', PYTHON, script, held]));
     const line = await waitFor(() => logLines(log).find((l) => l.startsWith('port ')), 30_000, 'the job to listen');
     port = Number(line!.split(' ')[1]);
+    child = Number(line!.split(' ')[3]);
     comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
     rssAnon = statusBytes(pid, 'RssAnon');
     vmSize = statusBytes(pid, 'VmSize');
@@ -71,9 +74,15 @@ describe('e2e: job checkpoint inspect (CRIU images of local, compressed and shar
 
   function checkImages(r: Inspected, what: string): void {
     const procs = r.processes!;
-    assert.equal(procs.length, 1, `${what}: ${JSON.stringify(procs)}`);
-    assert.equal(procs[0].pid, pid, what);
-    assert.equal(procs[0].comm, comm, what);
+    assert.deepEqual(
+      procs.map((p) => [p.pid, p.comm]),
+      [
+        [pid, comm],
+        [child, 'sleep'],
+      ],
+      what,
+    );
+    assert.equal(procs[1].ppid, pid, `${what}: the child's parent`);
     const mem = r.memory!.find((m) => m.pid === pid)!;
     assert.ok(mem, `${what}: no memory for ${pid}`);
     // The pages CRIU wrote are the process's anonymous resident memory (plus the few file pages it changed).
@@ -98,7 +107,7 @@ describe('e2e: job checkpoint inspect (CRIU images of local, compressed and shar
       checkImages(byId, `${c.name} by ID`);
       checkImages(JSON.parse(env!.ok(['checkpoint', 'inspect', '--path', path, '--json'])) as Inspected, `${c.name} by --path`);
       const text = env!.ok(['job', 'checkpoint', 'inspect', ckpt.id]);
-      assert.match(text, new RegExp(`^processes:\\n.*\\n\\s*${pid}\\s+\\d+\\s+\\d+\\s+\\d+\\s+${comm}\\s+1$`, 'm'), text);
+      assert.match(text, new RegExp(`^processes:\\n.*\\n\\s*${pid}\\s+\\d+\\s+\\d+\\s+\\d+\\s+${comm}\\s+1\\n\\s*${child}\\s+${pid}\\s+.*sleep\\s+1$`, 'm'), text);
       assert.match(text, /^memory:$/m);
     });
   }
