@@ -62,7 +62,7 @@ const FD_TYPES: Record<number, string> = {
   12: 'fanotify', 13: 'netlinksk', 14: 'ns', 15: 'tunf', 16: 'ext', 17: 'timerfd', 18: 'memfd', 19: 'bpfmap', 20: 'pidfd', 65534: 'ctl_tty', 65535: 'autofs_pipe',
 };
 // file_entry: the field holding each type's entry.
-const ENTRY_FIELD: Record<number, number> = { 1: 3, 4: 4, 5: 16, 10: 6, 13: 7, 2: 18, 3: 17, 18: 20, 11: 19 };
+const ENTRY_FIELD: Record<number, number> = { 1: 3, 2: 18, 3: 17, 4: 4, 5: 16, 10: 6, 13: 7 };
 const SOCK_TYPES: Record<number, string> = { 1: 'stream', 2: 'dgram', 3: 'raw', 5: 'seqpacket' };
 const TCP_STATES: Record<number, string> = { 1: 'established', 2: 'syn_sent', 3: 'syn_recv', 4: 'fin_wait1', 5: 'fin_wait2', 6: 'time_wait', 7: 'close', 8: 'close_wait', 9: 'last_ack', 10: 'listen', 11: 'closing' };
 

@@ -93,12 +93,6 @@ export class Message {
     return typeof v === 'number' ? v : undefined;
   }
 
-  /** A zigzag-encoded (sint) field. */
-  sint(field: number): number | undefined {
-    const v = this.num(field);
-    return v === undefined ? undefined : v % 2 === 0 ? v / 2 : -(v + 1) / 2;
-  }
-
   str(field: number): string | undefined {
     const v = this.map.get(field);
     return Buffer.isBuffer(v) ? v.toString('utf8') : undefined;
