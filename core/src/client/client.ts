@@ -31,10 +31,11 @@ export const DEFAULT_DEADLINES: Record<string, number> = {
   reloadPlugins: 300,
   getFeatures: 60,
   migrateJob: 3600,
+  inspectCheckpoint: 600,
 };
 
 /** Names of calls as the user knows them, for the timeout message. */
-const CALL_NAMES: Record<string, string> = { dumpWatch: 'dump', restoreWatch: 'restore', listJobs: 'ps', killJobs: 'kill', deleteJobs: 'delete', listCheckpoints: 'checkpoints', healthCheck: 'check', listPlugins: 'plugin list', reloadPlugins: 'plugin reload', getFeatures: 'features', migrateJob: 'job migrate' };
+const CALL_NAMES: Record<string, string> = { dumpWatch: 'dump', restoreWatch: 'restore', listJobs: 'ps', killJobs: 'kill', deleteJobs: 'delete', listCheckpoints: 'checkpoints', healthCheck: 'check', listPlugins: 'plugin list', reloadPlugins: 'plugin reload', getFeatures: 'features', migrateJob: 'job migrate', inspectCheckpoint: 'checkpoint inspect' };
 
 /** A Watch call's stream as a promise of its result; progress events go to `onProgress` as they come. */
 function watched<Res>(stream: ClientReadableStream<{ progress?: api.Progress; result?: Res }>, address: string, onProgress: (p: api.Progress) => void, call: { name: string; seconds: number }): Promise<Res> {
@@ -77,6 +78,7 @@ export interface Daemon {
   reloadPlugins(req: api.ReloadPluginsReq): Promise<api.ReloadPluginsResp>;
   getFeatures(req: api.GetFeaturesReq): Promise<api.GetFeaturesResp>;
   migrateJob(req: api.MigrateJobReq): Promise<api.MigrateJobResp>;
+  inspectCheckpoint(req: api.InspectCheckpointReq): Promise<api.InspectCheckpointResp>;
   /** The raw attach stream; its errors are gRPC errors (see fromServiceError). */
   attachStream(): ClientDuplexStream<api.AttachIn, api.AttachOut>;
   /** The address the client talks to, for messages. */
@@ -133,6 +135,7 @@ export function connectDaemon(opts: ClientOptions): Daemon {
     listPlugins: call('listPlugins'),
     reloadPlugins: call('reloadPlugins'),
     getFeatures: call('getFeatures'),
+    inspectCheckpoint: call('inspectCheckpoint'),
     migrateJob: call('migrateJob'),
     attachStream: () => client.attach(),
     address: opts.address,

@@ -194,6 +194,11 @@ export class JobStore {
     return this.db.selectFrom('dump_journal').selectAll().orderBy('started_at', 'asc').execute();
   }
 
+  /** The checkpoint with this ID, or undefined. */
+  async checkpointById(id: string): Promise<CheckpointRow | undefined> {
+    return this.q(() => this.db.selectFrom('checkpoints').selectAll().where('id', '=', id).executeTakeFirst());
+  }
+
   /** Checkpoints of one job, newest first. */
   async checkpointsOf(jid: string): Promise<CheckpointRow[]> {
     return this.q(() => this.db.selectFrom('checkpoints').selectAll().where('jid', '=', jid).orderBy('time', 'desc').orderBy('seq', 'desc').execute());

@@ -4,11 +4,11 @@
  *
  * The image is CRIU's usual framing — two 32-bit magic numbers, then a 32-bit length and a protobuf `StatsEntry`
  * whose field 1 is a `DumpStatsEntry` (times in microseconds: 1 freezing_time, 2 frozen_time, 3 memdump_time,
- * 4 memwrite_time; 7 pages_written). Only varints and one nested message are needed, so it is decoded here
- * rather than with a protobuf library.
+ * 4 memwrite_time; 7 pages_written), read with the images' protobuf reader (images/protobuf.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fieldMap as fields } from '../images/protobuf';
 
 /** CRIU's own dump figures, in milliseconds. */
 export interface CriuDumpStats {
@@ -17,47 +17,6 @@ export interface CriuDumpStats {
   memdumpMs: number;
   memwriteMs: number;
   pagesWritten: number;
-}
-
-/** Decodes the fields of one protobuf message: varints as numbers, length-delimited ones as byte ranges. */
-function fields(buf: Buffer): Map<number, number | Buffer> {
-  const out = new Map<number, number | Buffer>();
-  let pos = 0;
-  const varint = (): number => {
-    let value = 0;
-    let scale = 1;
-    for (;;) {
-      if (pos >= buf.length) throw new Error('truncated varint');
-      const byte = buf[pos++];
-      value += (byte & 0x7f) * scale;
-      if ((byte & 0x80) === 0) return value;
-      scale *= 128;
-    }
-  };
-  while (pos < buf.length) {
-    const key = varint();
-    const field = Math.floor(key / 8);
-    switch (key & 7) {
-      case 0:
-        out.set(field, varint());
-        break;
-      case 2: {
-        const len = varint();
-        out.set(field, buf.subarray(pos, pos + len));
-        pos += len;
-        break;
-      }
-      case 1:
-        pos += 8;
-        break;
-      case 5:
-        pos += 4;
-        break;
-      default:
-        throw new Error(`unexpected wire type ${key & 7}`);
-    }
-  }
-  return out;
 }
 
 /** CRIU's dump figures from `imagesDir/stats-dump`, or null when the file is missing or unreadable. */

@@ -42,7 +42,7 @@ import { claimForRestore, type RestoreClaim } from './claims';
 type Req = ReturnType<typeof RestoreRequest.parse>;
 
 /** An opened checkpoint: its image directory and metadata, and how to clean up after. */
-interface Opened {
+export interface Opened {
   imagesDir: string;
   meta: CheckpointMetadata;
   cleanup(): Promise<void>;
@@ -62,7 +62,7 @@ async function readMetadata(imagesDir: string, path: string): Promise<Checkpoint
  * Opens the checkpoint at `path`. Reading an archive or shards is reported as `download` from remote storage and
  * `decompress` from local disk, counting the stored bytes read.
  */
-async function openCheckpoint(s: Services, path: string, progress?: ProgressReporter): Promise<Opened> {
+export async function openCheckpoint(s: Services, path: string, progress?: ProgressReporter): Promise<Opened> {
   // A sharded checkpoint (dump --streams N) is recognised by its manifest and read in parallel (sharded.ts).
   const manifest = await shardManifestAt(s, path);
   let localSize: number | undefined;

@@ -8,6 +8,7 @@ import type { ProgressSink } from '../pipeline/progress';
 import { attachJob } from '../pipeline/attach';
 import type { Attachment } from '../io/job-io';
 import type { DaemonServer } from '../generated/daemon';
+import { inspectCheckpoint } from '../pipeline/inspect-checkpoint';
 import { deleteJobs, killJobs, listCheckpoints, listJobs } from '../pipeline/jobs';
 import { dump } from '../pipeline/dump';
 import { healthCheck, pluginList } from '../pipeline/health';
@@ -136,6 +137,7 @@ export function handlers(s: Services): DaemonServer & Record<string, UntypedHand
     reloadPlugins: unary(hold, async () => ({ plugins: await reloadPlugins(s) })),
     getFeatures: unary(hold, async () => features(s)),
     migrateJob: unary(hold, async (r) => migrateJob(s, { jid: r.jid, toHost: r.toHost, dir: opt(r.dir), compression: opt(r.compression) })),
+    inspectCheckpoint: unary(hold, async (r) => inspectCheckpoint(s, { id: r.id, path: r.path, types: r.types })),
     attach: (call: ServerDuplexStream<AttachIn, AttachOut>) => serveAttach(s, call),
   };
 }

@@ -26,6 +26,10 @@ const answers: Record<string, () => unknown> = {
   killJobs: () => ({ jids: ['rec-job'] }),
   deleteJobs: () => ({ jids: ['rec-job'] }),
   listCheckpoints: () => ({ checkpoints: [] }),
+  inspectCheckpoint: () => ({
+    checkpoint: api.Checkpoint.fromPartial({ id: 'ck1', jid: 'rec-job', path: '/ckpt/rec.tar', size: 1 }),
+    imagesJson: JSON.stringify({ processes: [{ pid: 4242, ppid: 1, pgid: 4242, sid: 4242, comm: 'rec', threads: [4242] }] }),
+  }),
   healthCheck: () => ({ results: [{ name: 'daemon', components: [{ name: 'version', data: 'rec', level: 'ok', message: '' }] }] }),
   listPlugins: () => ({ plugins: [] }),
   reloadPlugins: () => ({ plugins: [] }),

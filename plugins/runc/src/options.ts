@@ -26,7 +26,8 @@ export const RuncOptions = z
     noPivot: z.boolean().optional(),
     noNewKeyring: z.boolean().optional(),
     noSubreaper: z.boolean().optional(),
-    preserveFds: z.coerce.number().int().min(0, '--preserve-fds cannot be negative').optional(),
+    // Coerced: the CLI passes runtime flag values as the strings given.
+    preserveFds: z.coerce.number().int('--preserve-fds is a count of descriptors').min(0, '--preserve-fds cannot be negative').optional(),
     rootless: z.enum(['true', 'false', 'auto'], { error: '--rootless is true, false or auto' }).optional(),
     systemdCgroup: z.boolean().optional(),
     /** --no-server only, as in Cedana: runc's own log file and its format. */

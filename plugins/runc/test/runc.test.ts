@@ -47,6 +47,12 @@ describe('runc plugin', () => {
       assert.equal(RuncOptions.parse({ id: 42 }).id, '42');
     });
 
+    it('takes --preserve-fds as the CLI passes it (a string) and refuses what is no count', () => {
+      assert.equal(RuncOptions.parse({ preserveFds: '2' }).preserveFds, 2);
+      assert.equal(RuncOptions.safeParse({ preserveFds: 'two' }).success, false);
+      assert.equal(RuncOptions.safeParse({ preserveFds: '-1' }).success, false);
+    });
+
     it('refuses container ids runc would refuse', () => {
       assert.throws(() => containerId('a/b'), (e: CedanaError) => e.code === ErrorCode.InvalidArgument && /not a container id/.test(e.message));
       assert.equal(containerId('ok_id-1.2'), 'ok_id-1.2');

@@ -8,6 +8,7 @@ import type { Job } from '../../generated/daemon';
 import { absolute, daemonFrom, type GlobalArgs } from '../context';
 import { dateTime, formatSize, keyValues, table, timeAgo } from '../format';
 import { attachTerminal } from '../attach';
+import { INSPECT_TYPES, type CheckpointImages } from '../../images/inspect';
 
 interface ListArgs extends GlobalArgs {
   json?: boolean;
@@ -120,7 +121,55 @@ const checkpoints: CommandModule<GlobalArgs, OneJidArgs> = {
       const ms = (v: number | undefined) => (v === undefined ? '-' : `${Math.round(v)} ms`);
       const rows = list.map((c) => [c.id, dateTime(c.time), formatSize(c.size), c.stats ? formatSize(c.stats.rawBytes) : '-', ms(c.stats?.freezeMs), ms(c.stats?.criuMs), ms(c.stats?.totalMs), c.path]);
       console.log(table(['ID', 'Time', 'Size', 'Raw', 'Freeze', 'CRIU', 'Total', 'Path'], rows, ['Size', 'Raw', 'Freeze', 'CRIU', 'Total']));
+      console.log('\nUse `cedana job checkpoint inspect <ID>` to see what a checkpoint holds');
     }),
+};
+
+interface InspectCkptArgs extends GlobalArgs {
+  id?: string;
+  path?: string;
+  type?: string;
+  json?: boolean;
+}
+
+/** The image sections for the readable output: each a table, or a line saying it is empty. */
+function imagesText(images: CheckpointImages): string {
+  const parts: string[] = [];
+  const section = (title: string, headers: string[], rows: string[][], right: string[]) =>
+    parts.push(`${title}:`, rows.length ? table(headers, rows, right) : '  (none)', '');
+  if (images.processes) section('processes', ['PID', 'PPID', 'PGID', 'SID', 'Comm', 'Threads'], images.processes.map((p) => [String(p.pid), String(p.ppid), String(p.pgid), String(p.sid), p.comm, String(p.threads.length)]), ['PID', 'PPID', 'PGID', 'SID', 'Threads']);
+  if (images.memory) section('memory', ['PID', 'Mappings', 'Virtual', 'Dumped'], images.memory.map((m) => [String(m.pid), String(m.mappings), formatSize(m.virtualBytes), formatSize(m.dumpedBytes)]), ['PID', 'Mappings', 'Virtual', 'Dumped']);
+  if (images.files) section('files', ['PID', 'FD', 'Type', 'Path'], images.files.map((f) => [String(f.pid), String(f.fd), f.type, f.path]), ['PID', 'FD']);
+  if (images.sockets) section('sockets', ['PID', 'FD', 'Family', 'Type', 'State', 'Local', 'Remote'], images.sockets.map((k) => [String(k.pid), String(k.fd), k.family, k.type, k.state, k.local, k.remote]), ['PID', 'FD']);
+  return parts.join('\n').trimEnd();
+}
+
+const inspectCheckpoint: CommandModule<GlobalArgs, InspectCkptArgs> = {
+  command: 'inspect [id]',
+  describe: 'Show what a checkpoint holds: its process tree, files, sockets and memory (read from its CRIU images)',
+  builder: (y) =>
+    y
+      .positional('id', { type: 'string', describe: 'the checkpoint ID (see `cedana checkpoints <JID>`)' })
+      .option('path', { alias: 'p', type: 'string', describe: 'inspect the checkpoint at this path instead (directory, archive or sharded)' })
+      .option('type', { alias: 't', type: 'string', describe: `only these sections, comma-separated: ${INSPECT_TYPES.join('|')}` })
+      .option('json', { type: 'boolean', describe: 'print JSON' }) as Argv<InspectCkptArgs>,
+  handler: (argv) => {
+    const types = (argv.type ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+    if (types.includes('gpu')) {
+      throw new CedanaError(ErrorCode.Unsupported, '--type gpu is not supported: GPU state is not kept in CRIU images', { hint: `use one of ${INSPECT_TYPES.join(', ')}` });
+    }
+    if (!argv.id === !argv.path) {
+      throw new CedanaError(ErrorCode.InvalidArgument, 'name the checkpoint by its ID or by --path (one of them)', { hint: 'cedana job checkpoint inspect <ID>, or --path P' });
+    }
+    return withDaemon(argv, async (d) => {
+      const res = await d.inspectCheckpoint({ id: argv.id ? String(argv.id) : '', path: absolute(argv.path) ?? '', types });
+      const images = JSON.parse(res.imagesJson || '{}') as CheckpointImages;
+      const ck = res.checkpoint;
+      const head = ck ? { id: ck.id, jid: ck.jid, path: ck.path, time: new Date(ck.time).toISOString(), size: ck.size, compression: ck.compression } : { path: absolute(argv.path) };
+      if (argv.json) return console.log(JSON.stringify({ checkpoint: head, ...images }, null, 2));
+      console.log(`${keyValues({ checkpoint: { ...head, size: ck ? formatSize(ck.size) : undefined } })}\n\n${imagesText(images)}`);
+    });
+  },
 };
 
 const inspect: CommandModule<GlobalArgs, OneJidArgs> = {
@@ -203,6 +252,18 @@ export const attachPidCommand: CommandModule<GlobalArgs, PidArgs> = {
   },
 };
 
+/** `cedana job checkpoint list|inspect` (also `cedana checkpoint …`). */
+const checkpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'checkpoint',
+  describe: 'Manage job checkpoints',
+  builder: (y) =>
+    y
+      .command({ ...checkpoints, command: ['list <jid>', 'ls'] } as CommandModule<GlobalArgs, OneJidArgs>)
+      .command(inspectCheckpoint)
+      .demandCommand(1, 'name a checkpoint subcommand (list, inspect)'),
+  handler: () => undefined,
+};
+
 export const jobCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'job',
   describe: 'Manage jobs',
@@ -212,7 +273,7 @@ export const jobCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command(kill)
       .command(del)
       .command(checkpoints)
-      .command({ ...checkpoints, command: 'checkpoint <jid>', describe: false } as CommandModule<GlobalArgs, OneJidArgs>)
+      .command(checkpointCommand)
       .command(inspect)
       .command(migrate)
       .command(attach)
@@ -226,4 +287,5 @@ export const jobAliases: CommandModule<GlobalArgs, never>[] = [
   kill as CommandModule<GlobalArgs, never>,
   del as CommandModule<GlobalArgs, never>,
   { ...checkpoints, command: 'checkpoints <jid>' } as CommandModule<GlobalArgs, never>,
+  checkpointCommand as CommandModule<GlobalArgs, never>,
 ];
