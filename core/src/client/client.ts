@@ -31,6 +31,9 @@ export const DEFAULT_DEADLINES: Record<string, number> = {
   reloadPlugins: 300,
   getFeatures: 60,
   migrateJob: 3600,
+  freeze: 60,
+  unfreeze: 60,
+  query: 60,
 };
 
 /** Names of calls as the user knows them, for the timeout message. */
@@ -77,6 +80,9 @@ export interface Daemon {
   reloadPlugins(req: api.ReloadPluginsReq): Promise<api.ReloadPluginsResp>;
   getFeatures(req: api.GetFeaturesReq): Promise<api.GetFeaturesResp>;
   migrateJob(req: api.MigrateJobReq): Promise<api.MigrateJobResp>;
+  freeze(req: api.FreezeReq): Promise<api.FreezeResp>;
+  unfreeze(req: api.FreezeReq): Promise<api.FreezeResp>;
+  query(req: api.QueryReq): Promise<api.QueryResp>;
   /** The raw attach stream; its errors are gRPC errors (see fromServiceError). */
   attachStream(): ClientDuplexStream<api.AttachIn, api.AttachOut>;
   /** The address the client talks to, for messages. */
@@ -134,6 +140,9 @@ export function connectDaemon(opts: ClientOptions): Daemon {
     reloadPlugins: call('reloadPlugins'),
     getFeatures: call('getFeatures'),
     migrateJob: call('migrateJob'),
+    freeze: call('freeze'),
+    unfreeze: call('unfreeze'),
+    query: call('query'),
     attachStream: () => client.attach(),
     address: opts.address,
     close: () => client.close(),
