@@ -8,10 +8,10 @@
  * seizes stopped tasks and restores them as they were; a paused runc container is refused with a hint.
  */
 import { z } from 'zod';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
-import { ownFreezer, processTree, setFrozen } from '../proc/freezer';
+import { CedanaError, ErrorCode, type JobRef } from '@cedana-ts/sdk';
+import { cgroupFrozen, ownFreezer, processTree, setFrozen } from '../proc/freezer';
 import { processState } from '../proc/procfs';
-import { resolveTarget } from './dump';
+import { resolveTarget, type Target } from './dump';
 import { runtimeOptions } from './helpers';
 import type { Services } from './services';
 import { validate } from './validate';
@@ -63,24 +63,39 @@ export async function setJobFrozen(s: Services, input: unknown, frozen: boolean)
     const runtime = s.plugins.runtime(t.type);
     // A container named by its id (not a job): the runtime's options (runc --root…) tell where it lives.
     if (!t.jid) t.ref.details = { ...runtimeOptions(runtime, req.options), ...t.ref.details };
-    const what = t.jid ? `job ${t.jid}` : t.type === 'process' ? `PID ${t.ref.pid}` : `${t.type} ${String(t.ref.details.target)}`;
-    const verb = frozen ? 'Froze' : 'Unfroze';
-    const done = (method: FreezeResult['method'], how: string): FreezeResult => ({ messages: [`${verb} ${what} (${how})`], method, pid: t.ref.pid, jid: t.jid ?? '' });
-    const own = frozen ? runtime.freeze : runtime.unfreeze;
-    if (own) {
-      await own.call(runtime, t.ref);
-      return done('runtime', `${t.type} ${frozen ? 'pause' : 'resume'}`);
-    }
-    if (t.ref.pid <= 0) throw new CedanaError(ErrorCode.Unsupported, `the ${t.type} runtime cannot freeze ${what}`);
-    const state = await processState(t.ref.pid);
-    if (state === null || state === 'zombie' || state === 'halted') throw new CedanaError(ErrorCode.NotFound, `${what} is not running`);
-    const tree = await processTree(t.ref.pid);
-    const cgroup = await ownFreezer(tree);
-    if (cgroup) {
-      await setFrozen(cgroup, frozen);
-      return done('cgroup', `cgroup ${cgroup.path}`);
-    }
-    await signalTree(frozen ? tree : [...tree].reverse(), frozen ? 'SIGSTOP' : 'SIGCONT');
-    return done('signal', `${frozen ? 'SIGSTOP' : 'SIGCONT'} to ${tree.length} process${tree.length === 1 ? '' : 'es'}`);
+    return applyFreeze(s, t, frozen);
   });
+}
+
+/** Freezes or thaws a resolved target; the caller holds its job's lock. */
+async function applyFreeze(s: Services, t: Target, frozen: boolean): Promise<FreezeResult> {
+  const runtime = s.plugins.runtime(t.type);
+  const what = t.jid ? `job ${t.jid}` : t.type === 'process' ? `PID ${t.ref.pid}` : `${t.type} ${String(t.ref.details.target)}`;
+  const verb = frozen ? 'Froze' : 'Unfroze';
+  const done = (method: FreezeResult['method'], how: string): FreezeResult => ({ messages: [`${verb} ${what} (${how})`], method, pid: t.ref.pid, jid: t.jid ?? '' });
+  const own = frozen ? runtime.freeze : runtime.unfreeze;
+  if (own) {
+    await own.call(runtime, t.ref);
+    return done('runtime', `${t.type} ${frozen ? 'pause' : 'resume'}`);
+  }
+  if (t.ref.pid <= 0) throw new CedanaError(ErrorCode.Unsupported, `the ${t.type} runtime cannot freeze ${what}`);
+  const state = await processState(t.ref.pid);
+  if (state === null || state === 'zombie' || state === 'halted') throw new CedanaError(ErrorCode.NotFound, `${what} is not running`);
+  const tree = await processTree(t.ref.pid);
+  const cgroup = await ownFreezer(tree);
+  if (cgroup) {
+    await setFrozen(cgroup, frozen);
+    return done('cgroup', `cgroup ${cgroup.path}`);
+  }
+  await signalTree(frozen ? tree : [...tree].reverse(), frozen ? 'SIGSTOP' : 'SIGCONT');
+  return done('signal', `${frozen ? 'SIGSTOP' : 'SIGCONT'} to ${tree.length} process${tree.length === 1 ? '' : 'es'}`);
+}
+
+/**
+ * Thaws a job that is frozen (its cgroup, or stopped by SIGSTOP), so that a kill reaches it: a frozen task acts
+ * on no signal, and runtimes refuse to signal a paused container. The caller holds the job's lock.
+ */
+export async function thawIfFrozen(s: Services, type: string, ref: JobRef): Promise<void> {
+  if ((await processState(ref.pid)) !== 'stop' && !(await cgroupFrozen(ref.pid))) return;
+  await applyFreeze(s, { type, jid: ref.jid, ref }, false);
 }
