@@ -116,4 +116,12 @@ export interface Runtime {
    * the options name none.
    */
   fetchCheckpoint?(options: Record<string, unknown>, dir: string): Promise<boolean>;
+  /**
+   * Freezes the job the runtime's own way (`runc pause`, a containerd task pause): every process of it stops where
+   * it is until {@link Runtime.unfreeze}. Absent: the host freezes it (SIGSTOP of the process tree).
+   */
+  freeze?(job: JobRef): Promise<void>;
+  /** `cedana query <type> ID`: the container's init PID and the runtime's status of it, or null when there is none. */
+  locate?(target: string, options: Record<string, unknown>): Promise<{ pid: number; status: string } | null>;
+  unfreeze?(job: JobRef): Promise<void>;
 }

@@ -13,6 +13,8 @@ import { featuresCommand, pluginCommand, pluginsCommand } from './commands/plugi
 import { restoreCommand } from './commands/restore';
 import { execCommand, runCommand } from './commands/run';
 import { checkCommand } from './commands/check';
+import { freezeCommand, unfreezeCommand } from './commands/freeze';
+import { queryCommand } from './commands/query';
 import { completionCommand, reportProfile, rootMiddleware, VERSION, versionCommand } from './commands/root';
 import { slurmCommand } from './commands/slurm';
 import { reportError } from './errors';
@@ -43,6 +45,9 @@ export async function main(args: string[]): Promise<number> {
     .command(daemonCommand)
     .command(attachPidCommand)
     .command(checkCommand)
+    .command(freezeCommand)
+    .command(unfreezeCommand)
+    .command(queryCommand)
     .command(versionCommand)
     .command(
       completionCommand((shell) => {

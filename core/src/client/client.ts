@@ -32,6 +32,9 @@ export const DEFAULT_DEADLINES: Record<string, number> = {
   getFeatures: 60,
   migrateJob: 3600,
   inspectCheckpoint: 600,
+  freeze: 60,
+  unfreeze: 60,
+  query: 60,
 };
 
 /** Names of calls as the user knows them, for the timeout message. */
@@ -79,6 +82,9 @@ export interface Daemon {
   getFeatures(req: api.GetFeaturesReq): Promise<api.GetFeaturesResp>;
   migrateJob(req: api.MigrateJobReq): Promise<api.MigrateJobResp>;
   inspectCheckpoint(req: api.InspectCheckpointReq): Promise<api.InspectCheckpointResp>;
+  freeze(req: api.FreezeReq): Promise<api.FreezeResp>;
+  unfreeze(req: api.FreezeReq): Promise<api.FreezeResp>;
+  query(req: api.QueryReq): Promise<api.QueryResp>;
   /** The raw attach stream; its errors are gRPC errors (see fromServiceError). */
   attachStream(): ClientDuplexStream<api.AttachIn, api.AttachOut>;
   /** The address the client talks to, for messages. */
@@ -137,6 +143,9 @@ export function connectDaemon(opts: ClientOptions): Daemon {
     getFeatures: call('getFeatures'),
     inspectCheckpoint: call('inspectCheckpoint'),
     migrateJob: call('migrateJob'),
+    freeze: call('freeze'),
+    unfreeze: call('unfreeze'),
+    query: call('query'),
     attachStream: () => client.attach(),
     address: opts.address,
     close: () => client.close(),

@@ -54,13 +54,13 @@ async function treeSize(dir: string): Promise<number> {
   return total;
 }
 
-interface Target {
+export interface Target {
   type: string;
   jid?: string;
   ref: JobRef;
 }
 
-async function resolveTarget(s: Services, req: { jid?: string; type?: string; target?: string }): Promise<Target> {
+export async function resolveTarget(s: Services, req: { jid?: string; type?: string; target?: string }): Promise<Target> {
   if (req.jid) {
     const job = await requireJob(s, req.jid);
     const status = await statusOf(job, s.host);

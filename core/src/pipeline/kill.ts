@@ -1,9 +1,10 @@
 /**
  * Stopping a job: TERM, then KILL if it has not ended within the grace period — the whole process group, and
- * waiting until it is gone, so that a restore right after finds its PIDs free.
+ * waiting until it is gone, so that a restore right after finds its PIDs free. A frozen job is thawed first.
  */
 import { CedanaError, ErrorCode, type JobRef } from '@cedana-ts/sdk';
 import { groupMembers, processState } from '../proc/procfs';
+import { thawIfFrozen } from './freeze';
 import type { Services } from './services';
 
 const POLL_MS = 50;
@@ -35,6 +36,7 @@ async function waitEnded(s: Services, pid: number, group: boolean, ms: number): 
  */
 export async function stopJob(s: Services, type: string, ref: JobRef, signal: NodeJS.Signals | undefined, graceMs: number): Promise<void> {
   const runtime = s.plugins.runtime(type);
+  await thawIfFrozen(s, type, ref);
   const group = (await groupMembers(ref.pid)).includes(ref.pid);
   if (signal) return runtime.kill(ref, signal);
   await runtime.kill(ref, 'SIGTERM');

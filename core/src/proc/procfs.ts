@@ -2,6 +2,7 @@
  * What /proc says about a process: its state and command line, from which a job's status is derived.
  */
 import { readdir, readFile } from 'node:fs/promises';
+import { cgroupFrozen } from './freezer';
 
 /** Process states as `cedana ps` shows them (the names Cedana's users know). */
 const stateNames: Record<string, string> = {
@@ -75,6 +76,8 @@ export async function jobStatus(
     const now = await processCmdline(job.pid);
     if (now && now.length > 0 && now.join('\0') !== job.cmdline.join('\0')) return 'stale';
   }
+  // A task of a frozen cgroup sleeps in the kernel: only its cgroup says it is frozen (cedana freeze).
+  if (state !== 'running' && (await cgroupFrozen(job.pid))) return 'frozen';
   return state;
 }
 

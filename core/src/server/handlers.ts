@@ -18,6 +18,8 @@ import { manageJob } from '../pipeline/manage';
 import { restore } from '../pipeline/restore';
 import { migrateJob } from '../pipeline/migrate';
 import { runJob } from '../pipeline/run';
+import { setJobFrozen } from '../pipeline/freeze';
+import { queryTargets } from '../pipeline/query';
 import type { Services } from '../pipeline/services';
 import { toServiceError } from './status';
 import { CedanaError, ErrorCode, type DumpRequest, type RestoreRequest } from '@cedana-ts/sdk';
@@ -138,6 +140,9 @@ export function handlers(s: Services): DaemonServer & Record<string, UntypedHand
     getFeatures: unary(hold, async () => features(s)),
     migrateJob: unary(hold, async (r) => migrateJob(s, { jid: r.jid, toHost: r.toHost, dir: opt(r.dir), compression: opt(r.compression) })),
     inspectCheckpoint: unary(hold, async (r) => inspectCheckpoint(s, { id: r.id, path: r.path, types: r.types })),
+    freeze: unary(hold, async (r) => setJobFrozen(s, { jid: opt(r.jid), type: opt(r.type), target: opt(r.target), options: parseJsonObject(r.optionsJson, 'options') }, true)),
+    unfreeze: unary(hold, async (r) => setJobFrozen(s, { jid: opt(r.jid), type: opt(r.type), target: opt(r.target), options: parseJsonObject(r.optionsJson, 'options') }, false)),
+    query: unary(hold, async (r) => ({ processes: await queryTargets(s, { type: r.type, ids: r.ids, tree: r.tree, options: parseJsonObject(r.optionsJson, 'options') }) })),
     attach: (call: ServerDuplexStream<AttachIn, AttachOut>) => serveAttach(s, call),
   };
 }

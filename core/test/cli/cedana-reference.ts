@@ -139,24 +139,21 @@ export const REFERENCE: Entry[] = [
   { argv: ['features', '--errors'], rpc: 'getFeatures' },
   { argv: ['features', 'runc'], rpc: 'getFeatures', stdout: /^FEATURE\s+RUNC\n(.*\n)*attach\s+✔\n/m },
   { argv: ['plugin', 'features', 'criu', '--errors'], rpc: 'getFeatures', stdout: /^FEATURE\s+PROCESS\n/m },
-];
 
-/**
- * Commands whose handlers come with the job behaviours (freeze, unfreeze, query).
- * Kept apart so this table runs before they exist: set AWAITING_MERGE_ENABLED to true once they are in.
- */
-export const AWAITING_MERGE_ENABLED = false;
+  // freeze, unfreeze (runtime flags go in options; a job's are its own)
+  { argv: ['freeze', 'process', '123'], rpc: 'freeze', request: { type: 'process', target: '123', jid: '' } },
+  { argv: ['freeze', 'job', 'J', '--root', '/r', '--namespace', 'ns'], rpc: 'freeze', request: { jid: 'J', type: '' } },
+  { argv: ['freeze', 'runc', 'c1', '--root', '/r'], rpc: 'freeze', request: { type: 'runc', target: 'c1', options: { root: '/r' } } },
+  { argv: ['freeze', 'containerd', 'c1', '--address', '/run/containerd/containerd.sock', '--namespace', 'ns'], rpc: 'freeze', request: { type: 'containerd', target: 'c1', options: { address: '/run/containerd/containerd.sock', namespace: 'ns' } } },
+  { argv: ['freeze', 'pod', 'x'], stderr: /Invalid values/, exit: 1 },
+  { argv: ['unfreeze', 'process', '123'], rpc: 'unfreeze', request: { type: 'process', target: '123' } },
+  { argv: ['unfreeze', 'job', 'J', '--root', '/r', '--namespace', 'ns'], rpc: 'unfreeze', request: { jid: 'J' } },
+  { argv: ['unfreeze', 'runc', 'c1', '--root', '/r'], rpc: 'unfreeze', request: { type: 'runc', target: 'c1', options: { root: '/r' } } },
+  { argv: ['unfreeze', 'containerd', 'c1', '--namespace', 'ns'], rpc: 'unfreeze', request: { type: 'containerd', target: 'c1', options: { namespace: 'ns' } } },
 
-export const AWAITING_MERGE: Entry[] = [
-  { argv: ['freeze', 'process', '123'], exit: 0 },
-  { argv: ['freeze', 'job', 'J', '--root', '/r', '--namespace', 'ns'], exit: 0 },
-  { argv: ['freeze', 'runc', 'c1', '--root', '/r'], exit: 0 },
-  { argv: ['freeze', 'containerd', 'c1', '--address', '/run/containerd/containerd.sock', '--namespace', 'ns'], exit: 0 },
-  { argv: ['unfreeze', 'process', '123'], exit: 0 },
-  { argv: ['unfreeze', 'job', 'J', '--root', '/r', '--namespace', 'ns'], exit: 0 },
-  { argv: ['unfreeze', 'runc', 'c1', '--root', '/r'], exit: 0 },
-  { argv: ['unfreeze', 'containerd', 'c1', '--namespace', 'ns'], exit: 0 },
-  { argv: ['query', 'process', '1', '2', '--tree', '-i'], exit: 0 },
-  { argv: ['query', 'runc', 'c1', '--root', '/r', '-t', '--inspect'], exit: 0 },
-  { argv: ['query', 'containerd', 'c1', '--namespace', 'ns'], exit: 0 },
+  // query
+  { argv: ['query', 'process', '1', '2', '--tree', '-i'], rpc: 'query', request: { type: 'process', ids: ['1', '2'], tree: true }, stdout: /^\s*PID\s+STATUS\s+UID\s+GID\s+COMMAND\b/m },
+  { argv: ['query', 'process', '1', '-t'], rpc: 'query', request: { ids: ['1'], tree: true }, stdout: /--inspect` for details/ },
+  { argv: ['query', 'runc', 'c1', '--root', '/r', '-t', '--inspect'], rpc: 'query', request: { type: 'runc', ids: ['c1'], tree: true, options: { root: '/r' } } },
+  { argv: ['query', 'containerd', 'c1', '--namespace', 'ns'], rpc: 'query', request: { type: 'containerd', ids: ['c1'], tree: false, options: { namespace: 'ns' } } },
 ];

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main';
 import { RecordingDaemon } from '../helpers/recording-daemon';
-import { AWAITING_MERGE, AWAITING_MERGE_ENABLED, REFERENCE, type Entry } from './cedana-reference';
+import { REFERENCE, type Entry } from './cedana-reference';
 
 interface Ran {
   code: number;
@@ -88,9 +88,6 @@ describe('CLI conformance with Cedana’s reference', function () {
     });
 
   describe('commands and flags', () => REFERENCE.forEach(check));
-
-  // The commands of the job behaviours, run once they are merged (see AWAITING_MERGE_ENABLED).
-  if (AWAITING_MERGE_ENABLED) describe('job behaviour commands', () => AWAITING_MERGE.forEach(check));
 
   it('--profiling-path writes how long the command took as JSON', async () => {
     const path = join(tmp, 'prof2.json');

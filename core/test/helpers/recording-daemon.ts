@@ -32,6 +32,9 @@ const answers: Record<string, () => unknown> = {
   }),
   healthCheck: () => ({ results: [{ name: 'daemon', components: [{ name: 'version', data: 'rec', level: 'ok', message: '' }] }] }),
   listPlugins: () => ({ plugins: [] }),
+  freeze: () => ({ messages: ['Froze PID 4242 (signal)'], method: 'signal', pid: 4242, jid: '' }),
+  unfreeze: () => ({ messages: ['Unfroze PID 4242 (signal)'], method: 'signal', pid: 4242, jid: '' }),
+  query: () => ({ processes: [api.QueryProcess.fromPartial({ pid: 4242, ppid: 1, status: 'sleep', cmdline: ['sleep', '100'], id: '4242' })] }),
   reloadPlugins: () => ({ plugins: [] }),
   getFeatures: () => ({
     plugins: [api.Plugin.fromPartial({ name: '@cedana-ts/plugin-runc', type: 'runtime', id: 'runc', version: '0.1.0', status: 'ok' }), api.Plugin.fromPartial({ name: '@cedana-ts/plugin-process', type: 'runtime', id: 'process', version: '0.1.0', status: 'ok' })],

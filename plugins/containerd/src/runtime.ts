@@ -30,7 +30,8 @@ import { fetchCheckpointImage, publishCheckpointImage } from './checkpoint-image
 import { resolveImage } from './image';
 import { containerId, ContainerdOptions, networkOf } from './options';
 import { buildSpec, CRIU_CONFIG_ANNOTATION, specAny, specOf, type Spec } from './spec';
-import { checkpointOptions, containerOf, criuConfigFile, deleteTask, reapTask, restoreOptions, RUNC_RUNTIME, runningTask, waitTask } from './tasks';
+import { checkpointOptions, containerOf, criuConfigFile, deleteTask, reapTask, restoreOptions, RUNC_RUNTIME, runningTask, taskOf, waitTask } from './tasks';
+import { Status } from './generated/task';
 
 const DEFAULT_SNAPSHOTTER = 'overlayfs';
 
@@ -256,5 +257,41 @@ export class ContainerdRuntime implements Runtime {
     await runningTask(this.ctr, ns, id);
     const t = this.ctr.tasks;
     await this.ctr.call(t, t.kill, { containerId: id, execId: '', signal: constants.signals[signal], all: false }, ns, `killing ${id}`);
+  }
+
+  /** The task's init PID and status (running, paused, stopped…), or null when the container has no task. */
+  async locate(target: string, options: Record<string, unknown>): Promise<{ pid: number; status: string } | null> {
+    const o = ContainerdOptions.parse(options);
+    const task = await taskOf(this.ctr, o.namespace ?? this.defaultNamespace, containerId(target));
+    return task ? { pid: task.pid, status: Status[task.status]?.toLowerCase() ?? String(task.status) } : null;
+  }
+
+  /** A task pause: the shim freezes the container's cgroup. */
+  async freeze(job: JobRef): Promise<void> {
+    const { id, ns } = await this.taskIn(job, Status.RUNNING);
+    const t = this.ctr.tasks;
+    await this.ctr.call(t, t.pause, { containerId: id }, ns, `pausing ${id}`);
+  }
+
+  /** A task resume of a paused container. */
+  async unfreeze(job: JobRef): Promise<void> {
+    const { id, ns } = await this.taskIn(job, Status.PAUSED);
+    const t = this.ctr.tasks;
+    await this.ctr.call(t, t.resume, { containerId: id }, ns, `resuming ${id}`);
+  }
+
+  /** The job's container, whose task must be in `status`. */
+  private async taskIn(job: JobRef, status: Status): Promise<{ id: string; ns: string }> {
+    const id = containerId(str(job.details.id) ?? str(job.details.target) ?? '');
+    const ns = str(job.details.namespace) ?? this.defaultNamespace;
+    const task = await taskOf(this.ctr, ns, id);
+    // No task: runningTask says why (no such container, or it has no task).
+    if (!task) throw await runningTask(this.ctr, ns, id).then(() => new CedanaError(ErrorCode.NotFound, `containerd container '${id}' has no task`));
+    if (task.status !== status) {
+      const now = Status[task.status].toLowerCase();
+      const hint = task.status === Status.PAUSED ? `it is frozen: cedana unfreeze containerd ${id}` : 'it is not frozen';
+      throw new CedanaError(ErrorCode.FailedPrecondition, `containerd container '${id}' is ${now}, not ${Status[status].toLowerCase()}`, { hint });
+    }
+    return { id, ns };
   }
 }

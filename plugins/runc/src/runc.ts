@@ -106,7 +106,8 @@ export class Runc {
       });
     }
     if (state.status !== 'running') {
-      throw new CedanaError(ErrorCode.FailedPrecondition, `runc container '${id}' is not running (status: ${state.status})`);
+      const hint = state.status === 'paused' ? { hint: `it is frozen; unfreeze it first: cedana unfreeze runc ${id}` } : undefined;
+      throw new CedanaError(ErrorCode.FailedPrecondition, `runc container '${id}' is not running (status: ${state.status})`, hint);
     }
     return state;
   }

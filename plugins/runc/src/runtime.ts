@@ -220,4 +220,37 @@ export class RuncRuntime implements Runtime {
     await runc.running(id);
     await runc.must(['kill', id, signal.replace(/^SIG/, '')], ErrorCode.FailedPrecondition, `runc kill ${id}`);
   }
+
+  /** `runc state`: the container's init PID and status (created, running, paused, stopped). */
+  async locate(target: string, options: Record<string, unknown>): Promise<{ pid: number; status: string } | null> {
+    const o = RuncOptions.parse(options);
+    const state = await this.runc(o.root).state(containerId(target));
+    return state ? { pid: state.pid, status: state.status } : null;
+  }
+
+  /** `runc pause`: the container's cgroup freezer stops every process of it. */
+  async freeze(job: JobRef): Promise<void> {
+    const { runc, id } = await this.container(job, 'running');
+    await runc.must(['pause', id], ErrorCode.FailedPrecondition, `runc pause ${id}`);
+  }
+
+  /** `runc resume` of a paused container. */
+  async unfreeze(job: JobRef): Promise<void> {
+    const { runc, id } = await this.container(job, 'paused');
+    await runc.must(['resume', id], ErrorCode.FailedPrecondition, `runc resume ${id}`);
+  }
+
+  /** The job's container, which must be in `status`. */
+  private async container(job: JobRef, status: 'running' | 'paused'): Promise<{ runc: Runc; id: string }> {
+    const id = str(job.details.id) ?? str(job.details.target);
+    if (!id) throw new CedanaError(ErrorCode.FailedPrecondition, `job ${job.jid} has no container yet`);
+    const runc = this.runc(str(job.details.root));
+    const state = await runc.state(containerId(id));
+    if (!state) throw new CedanaError(ErrorCode.NotFound, `no runc container '${id}' (runc root ${runc.t.root})`, { hint: 'give --root if it lives elsewhere' });
+    if (state.status !== status) {
+      const hint = state.status === 'paused' ? `it is frozen: cedana unfreeze runc ${id}` : state.status === 'running' ? 'it is not frozen' : undefined;
+      throw new CedanaError(ErrorCode.FailedPrecondition, `runc container '${id}' is ${state.status}, not ${status}`, hint ? { hint } : undefined);
+    }
+    return { runc, id: containerId(id) };
+  }
 }
