@@ -87,8 +87,19 @@ async function applyFreeze(s: Services, t: Target, frozen: boolean): Promise<Fre
     await setFrozen(cgroup, frozen);
     return done('cgroup', `cgroup ${cgroup.path}`);
   }
-  await signalTree(frozen ? tree : [...tree].reverse(), frozen ? 'SIGSTOP' : 'SIGCONT');
-  return done('signal', `${frozen ? 'SIGSTOP' : 'SIGCONT'} to ${tree.length} process${tree.length === 1 ? '' : 'es'}`);
+  let all = tree;
+  if (frozen) {
+    // A process that forks while its tree is being stopped leaves a child nobody listed: stop again until none is new.
+    for (let round = 0; round < 10; round++) {
+      await signalTree(all, 'SIGSTOP');
+      const fresh = (await processTree(t.ref.pid)).filter((p) => !all.includes(p));
+      if (fresh.length === 0) break;
+      all = [...all, ...fresh];
+    }
+  } else {
+    await signalTree([...tree].reverse(), 'SIGCONT');
+  }
+  return done('signal', `${frozen ? 'SIGSTOP' : 'SIGCONT'} to ${all.length} process${all.length === 1 ? '' : 'es'}`);
 }
 
 /**
