@@ -113,7 +113,8 @@ describe('e2e: slurm', function () {
     await dumpAndRestore(() => `s3://ckpt/slurm-${Date.now()}/`, ['--compression', 'lz4']);
   });
 
-  it('cedana slurm sbatch: checkpointed on the --signal warning before the time limit, requeued, restored instead of restarted', async () => {
+  it('cedana slurm sbatch: checkpointed on the --signal warning before the time limit, requeued, restored instead of restarted', async function () {
+    this.timeout(420_000);
     env = new TestEnv(cluster.env);
     await env.startDaemon();
     const script = join(env.dir, 'count.py');
@@ -129,8 +130,16 @@ describe('e2e: slurm', function () {
     const atCheckpoint = numbers(out).length;
     // Slurm holds a requeued job back for about two minutes (BeginTime); an operator's StartTime=now skips the wait.
     await waitFor(() => Number(cluster.jobField(id, 'Restarts')) >= 1 && cluster.jobField(id, 'JobState') === 'PENDING', 60_000, 'the job to be requeued');
-    cluster.cmd('scontrol', ['update', `JobId=${id}`, 'StartTime=now']);
-    await waitFor(() => cluster.jobField(id, 'JobState') === 'RUNNING', 60_000, 'the requeued job to run again');
+    // Asked again while it waits: under load the controller may requeue it once more, with a new BeginTime.
+    await waitFor(
+      () => {
+        if (cluster.jobField(id, 'JobState') === 'RUNNING') return true;
+        cluster.cmd('scontrol', ['update', `JobId=${id}`, 'StartTime=now']);
+        return false;
+      },
+      150_000,
+      'the requeued job to run again',
+    );
     await waitFor(() => numbers(out).length >= atCheckpoint + 10, 30_000, 'the counter to go on after the requeue');
     assertCountsOn(out);
     assert.ok(numbers(out)[0] === 0 && numbers(out).lastIndexOf(0) === 0, 'the requeued job started over from 0');
