@@ -113,39 +113,6 @@ describe('e2e: slurm', function () {
     await dumpAndRestore(() => `s3://ckpt/slurm-${Date.now()}/`, ['--compression', 'lz4']);
   });
 
-  it('cedana slurm sbatch: checkpointed on the --signal warning before the time limit, requeued, restored instead of restarted', async function () {
-    this.timeout(420_000);
-    env = new TestEnv(cluster.env);
-    await env.startDaemon();
-    const script = join(env.dir, 'count.py');
-    writeFileSync(script, ONE_PROCESS_COUNTER, { mode: 0o755 });
-    const out = join(env.dir, 'spot.out');
-    // A 1-minute limit with a 50 s lead: Slurm sends USR1 to the batch shell within its next time-limit sweep.
-    const submitted = env.ok(['slurm', 'sbatch', '--time=1', '--signal=B:USR1@50', '-w', 'n1', `--output=${out}`, '--checkpoint-dir', join(env.dir, 'spot'), script]);
-    const m = /^Submitted batch job (\d+)/.exec(submitted);
-    assert.ok(m, submitted);
-    const id = m[1];
-    await cluster.waitState(id, ['RUNNING']);
-    await waitFor(() => existsSync(join(env!.dir, 'spot', 'latest')), 120_000, 'the job to be checkpointed on USR1');
-    const atCheckpoint = numbers(out).length;
-    // Slurm holds a requeued job back for about two minutes (BeginTime); an operator's StartTime=now skips the wait.
-    await waitFor(() => Number(cluster.jobField(id, 'Restarts')) >= 1 && cluster.jobField(id, 'JobState') === 'PENDING', 60_000, 'the job to be requeued');
-    // Asked again while it waits: under load the controller may requeue it once more, with a new BeginTime.
-    await waitFor(
-      () => {
-        if (cluster.jobField(id, 'JobState') === 'RUNNING') return true;
-        cluster.cmd('scontrol', ['update', `JobId=${id}`, 'StartTime=now']);
-        return false;
-      },
-      150_000,
-      'the requeued job to run again',
-    );
-    await waitFor(() => numbers(out).length >= atCheckpoint + 10, 30_000, 'the counter to go on after the requeue');
-    assertCountsOn(out);
-    assert.ok(numbers(out)[0] === 0 && numbers(out).lastIndexOf(0) === 0, 'the requeued job started over from 0');
-    cluster.cmd('scancel', [id]);
-  });
-
   describe('bad input', () => {
     let bad: TestEnv | undefined;
     before(async () => {
