@@ -55,7 +55,9 @@ export async function main(args: string[]): Promise<number> {
         const saved = process.env.SHELL;
         process.env.SHELL = `/bin/${shell}`;
         parser.showCompletionScript();
-        process.env.SHELL = saved;
+        // Assigning undefined to process.env would store the string "undefined".
+        if (saved === undefined) delete process.env.SHELL;
+        else process.env.SHELL = saved;
       }),
     )
     .completion('__completion-script', false);

@@ -89,6 +89,21 @@ describe('CLI conformance with Cedana’s reference', function () {
 
   describe('commands and flags', () => REFERENCE.forEach(check));
 
+  it('completion leaves the caller’s SHELL as it found it, unset included', async () => {
+    const saved = process.env.SHELL;
+    try {
+      delete process.env.SHELL;
+      assert.equal((await cedana(['completion', 'zsh'])).code, 0);
+      assert.equal(process.env.SHELL, undefined, 'SHELL was set by completion');
+      process.env.SHELL = '/bin/dash';
+      assert.equal((await cedana(['completion', 'zsh'])).code, 0);
+      assert.equal(process.env.SHELL, '/bin/dash');
+    } finally {
+      if (saved === undefined) delete process.env.SHELL;
+      else process.env.SHELL = saved;
+    }
+  });
+
   it('--profiling-path writes how long the command took as JSON', async () => {
     const path = join(tmp, 'prof2.json');
     assert.equal((await cedana(['--profiling', '--profiling-path', path, 'ps'])).code, 0);

@@ -9,7 +9,7 @@
  * with the recorded configuration.
  */
 import { randomBytes } from 'node:crypto';
-import { cp, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CedanaError,
@@ -188,6 +188,10 @@ export class DockerRuntime implements Runtime {
     const name = `cedana-${randomBytes(4).toString('hex')}`;
     const dir = join(info.DockerRootDir, 'containers', id, 'checkpoints', name);
     await cp(spec.imagesDir, dir, { recursive: true });
+    // dockerd stores the checkpoint directory in containerd's content store by the digest of its tar, and fails
+    // ("content sha256:…: already exists") when that blob is there already: an identical copy restored before.
+    // A file of its own with random bytes makes every copy's digest new; CRIU reads only the images it knows.
+    await writeFile(join(dir, 'cedana-restore-nonce'), randomBytes(16).toString('hex'));
     const since = nowSeconds();
     try {
       await this.startFromCheckpoint(id, name);
@@ -200,7 +204,8 @@ export class DockerRuntime implements Runtime {
   /**
    * `docker start --checkpoint`. dockerd copies the checkpoint into containerd's content store first, and that copy
    * now and then fails with "commit failed: content sha256:…: already exists" when a blob of the same digest is
-   * being written or was just written (a known dockerd race): nothing has started then, so it is tried again.
+   * being written or was just written (a known dockerd race; the nonce in restore() makes each digest new, so this
+   * is the fallback): nothing has started then, so it is tried again.
    */
   private async startFromCheckpoint(id: string, checkpoint: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {

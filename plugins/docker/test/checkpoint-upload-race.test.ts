@@ -5,7 +5,7 @@
  * tests use one — and checks that the restore tries `start --checkpoint` again on that error, and only on it.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +17,9 @@ import { DockerRuntime } from '../src/runtime';
 const RACE = '{"message":"failed to upload checkpoint to containerd: commit failed: content sha256:0f1e2d3c: already exists"}';
 
 /** Answers the calls a restore makes; `start` answers the first `failures` starts with `failBody` (HTTP 500). */
-function standIn(dir: string, failures: number, failBody: string): { server: Server; starts: string[] } {
+function standIn(dir: string, failures: number, failBody: string): { server: Server; starts: string[]; seen: string[][] } {
   const starts: string[] = [];
+  const seen: string[][] = [];
   let running = false;
   const server = createServer((req, res) => {
     const url = new URL((req.url ?? '/').replace(/^\/v[\d.]+\//, '/'), 'http://docker');
@@ -29,7 +30,10 @@ function standIn(dir: string, failures: number, failBody: string): { server: Ser
       return json(200, { Id: 'c1', Name: '/box', State: { Status: running ? 'running' : 'exited', Running: running, Pid: running ? 4242 : 0 }, Config: { Image: 'busybox' }, HostConfig: {} });
     }
     if (req.method === 'POST' && url.pathname === '/containers/c1/start') {
-      starts.push(url.searchParams.get('checkpoint') ?? '');
+      const checkpoint = url.searchParams.get('checkpoint') ?? '';
+      starts.push(checkpoint);
+      const at = join(dir, 'containers', 'c1', 'checkpoints', checkpoint);
+      seen.push(readdirSync(at).sort().map((f) => `${f}=${readFileSync(join(at, f), 'utf8')}`));
       if (starts.length <= failures) return res.writeHead(500, { 'content-type': 'application/json' }).end(failBody);
       running = true;
       return res.writeHead(204).end();
@@ -38,7 +42,7 @@ function standIn(dir: string, failures: number, failBody: string): { server: Ser
     if (req.method === 'POST' && url.pathname === '/containers/c1/wait') return json(200, { StatusCode: 0 });
     json(404, { message: `no route ${req.method} ${url.pathname}` });
   });
-  return { server, starts };
+  return { server, starts, seen };
 }
 
 describe('docker restore: the checkpoint upload race', () => {
@@ -57,7 +61,7 @@ describe('docker restore: the checkpoint upload race', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  async function restoreWith(failures: number, failBody = RACE): Promise<{ result: Promise<unknown>; starts: string[] }> {
+  async function restoreWith(failures: number, failBody = RACE): Promise<{ result: Promise<unknown>; starts: string[]; seen: string[][] }> {
     const sock = join(work, 'docker.sock');
     const s = standIn(work, failures, failBody);
     server = s.server;
@@ -70,7 +74,7 @@ describe('docker restore: the checkpoint upload race', () => {
       details: { id: 'c1', name: 'box', config: { Image: 'busybox' }, hostConfig: {}, log: '' },
     });
     const result = runtime.restore({ imagesDir: join(work, 'images'), metadata, criu: metadata.criu, options: {}, foreground: false });
-    return { result, starts: s.starts };
+    return { result, starts: s.starts, seen: s.seen };
   }
 
   it('starts again after the race, and the container is the restored job', async () => {
@@ -80,6 +84,20 @@ describe('docker restore: the checkpoint upload race', () => {
     assert.equal(job.details.id, 'c1');
     assert.equal(starts.length, 3, 'two failed starts, then the one that worked');
     assert.equal(new Set(starts).size, 1, 'every try used the same checkpoint');
+  });
+
+  it('hands dockerd a checkpoint directory whose content differs from any copy before, so its digest is new', async () => {
+    const first = await restoreWith(0);
+    await first.result;
+    engine?.close();
+    await new Promise((r) => server!.close(r));
+    const second = await restoreWith(0);
+    await second.result;
+    const [a, b] = [first.seen[0]!, second.seen[0]!];
+    assert.ok(a.includes('inventory.img=x') && b.includes('inventory.img=x'), `the images were not copied: ${a.join(', ')}`);
+    const nonce = (l: string[]) => l.find((f) => f.startsWith('cedana-restore-nonce='));
+    assert.match(nonce(a) ?? '', /^cedana-restore-nonce=[0-9a-f]{32}$/);
+    assert.notEqual(nonce(a), nonce(b), 'two restores of one checkpoint gave dockerd identical content');
   });
 
   it('gives up after three tries, with dockerd’s message', async () => {

@@ -30,21 +30,22 @@ const start: CommandModule<GlobalArgs, StartArgs> = {
     const cfg = configFrom(argv);
     if (argv.db) cfg.db.path = argv.db;
     const logger = createLogger(cfg.log_level);
+    // Listen for the stop signals before the socket exists: a client that sees the socket may signal at once,
+    // and a signal with no handler yet would kill the daemon without removing its socket.
+    const signalled = new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
     const { startDaemon } = await import('../../daemon/daemon.js');
     const daemon = await startDaemon(cfg, logger);
-    await new Promise<void>((resolve) => {
-      const stop = (sig: string) => {
-        logger.info(`${sig} received, stopping`);
-        // Within 5 s whatever is in flight: what stop() has not ended by then (a hung call) does not hold the exit.
-        setTimeout(() => {
-          logger.warn('stopping took too long: exiting now');
-          process.exit(1);
-        }, 4_500).unref();
-        daemon.stop().then(resolve, resolve);
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    const sig = await signalled;
+    logger.info(`${sig} received, stopping`);
+    // Within 5 s whatever is in flight: what stop() has not ended by then (a hung call) does not hold the exit.
+    setTimeout(() => {
+      logger.warn('stopping took too long: exiting now');
+      process.exit(1);
+    }, 4_500).unref();
+    await daemon.stop().catch(() => undefined);
   },
 };
 
