@@ -5,8 +5,13 @@
 import { constants } from 'node:os';
 import type { ServiceError } from '@grpc/grpc-js';
 import type { Daemon } from '../client/client';
-import { AttachIn, type AttachOut } from '../generated/daemon';
-import { fromServiceError } from '../server/status';
+import type { AttachOut } from '../generated/daemon';
+import { lazy } from './lazy';
+
+const wire = lazy(() => ({
+  ...(require('../generated/daemon') as typeof import('../generated/daemon')),
+  ...(require('../server/status') as typeof import('../server/status')),
+}));
 
 /** How long a detach waits for the output already on its way before it gives up on it. */
 const DETACH_WAIT_MS = 3_000;
@@ -42,8 +47,8 @@ export function attachTerminal(daemon: Daemon, target: { jid?: string; pid?: num
         process.stderr.write(`\nDetached from ${label}; it keeps running (cedana job attach to come back)\n`);
         resolve(0);
       });
-    const onStdin = (d: Buffer) => call.write(AttachIn.fromPartial({ stdin: d }));
-    const onStdinEnd = () => call.write(AttachIn.fromPartial({ stdinEof: true }));
+    const onStdin = (d: Buffer) => call.write(wire().AttachIn.fromPartial({ stdin: d }));
+    const onStdinEnd = () => call.write(wire().AttachIn.fromPartial({ stdinEof: true }));
     const onSigint = () => {
       if (detaching) {
         call.cancel();
@@ -58,7 +63,7 @@ export function attachTerminal(daemon: Daemon, target: { jid?: string; pid?: num
         detached();
       }, DETACH_WAIT_MS).unref();
     };
-    call.write(AttachIn.fromPartial({ jid: target.jid ?? '', pid: target.pid ?? 0 }));
+    call.write(wire().AttachIn.fromPartial({ jid: target.jid ?? '', pid: target.pid ?? 0 }));
     // Our output is slow (a pipe, a slow terminal): pause the stream, and so the job, rather than pile it up here.
     const write = (out: NodeJS.WriteStream, data: Uint8Array) => {
       if (!out.write(data)) {
@@ -79,7 +84,7 @@ export function attachTerminal(daemon: Daemon, target: { jid?: string; pid?: num
     });
     call.on('error', (err: ServiceError) => {
       if (detaching) return detached();
-      finish(() => reject(fromServiceError(err, daemon.address)));
+      finish(() => reject(wire().fromServiceError(err, daemon.address)));
     });
     // Our own output closed (piped into `head`, say): detach quietly; the job goes on.
     const onOutputClosed = () =>

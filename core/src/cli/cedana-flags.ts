@@ -4,7 +4,7 @@
  * long name. Their values still go to the runtime plugin, whose schema accepts or refuses them.
  */
 import type { Options } from 'yargs';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 
 /** runc flags of `run runc` and `restore runc` that yargs must know the kind of. */
 export const RUNC_RUN_FLAGS: Record<string, Options> = {

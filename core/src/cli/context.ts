@@ -4,14 +4,22 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 import type { Wired } from '../bootstrap';
-import { connectDaemon, type Daemon } from '../client/client';
-import { loadConfig } from '../config/load';
-import { ConfigSchema, listenAddress, type Config } from '../config/schema';
-import { validate } from '../pipeline/validate';
-import { createLogger } from '../logger';
-import { clientCredentials } from '../security/tls';
+import type { Daemon } from '../client/client';
+import type { Config } from '../config/schema';
+import { lazy } from './lazy';
+
+/** The config schema and the gRPC client: loaded by the first command that reads the config or calls the daemon. */
+const config = lazy(() => ({
+  ...(require('../config/load') as typeof import('../config/load')),
+  ...(require('../config/schema') as typeof import('../config/schema')),
+  ...(require('../pipeline/validate') as typeof import('../pipeline/validate')),
+}));
+const client = lazy(() => ({
+  ...(require('../client/client') as typeof import('../client/client')),
+  ...(require('../security/tls') as typeof import('../security/tls')),
+}));
 
 /** The global flags, declared on every command. */
 export const GLOBAL_FLAGS = ['config', 'config-dir', 'address', 'protocol', 'init-config', 'merge-config', 'profiling', 'profiling-path', 'deadline'] as const;
@@ -33,6 +41,7 @@ export function configFrom(argv: GlobalArgs): Config {
   if ((argv.protocol ?? process.env.CEDANA_PROTOCOL ?? '').toLowerCase() === 'vsock') {
     throw new CedanaError(ErrorCode.Unsupported, 'the vsock protocol is not supported', { hint: 'use --protocol unix or tcp' });
   }
+  const { loadConfig, validate, ConfigSchema } = config();
   const cfg = loadConfig({ configDir: argv['config-dir'], configJson: argv.config });
   // As in Cedana, `--address` of a containerd command is containerd's socket (see containerdAddress).
   const address = containerdAddress(argv) === undefined ? argv.address : undefined;
@@ -48,7 +57,7 @@ export function containerdAddress(argv: GlobalArgs): string | undefined {
 /** A connection to the daemon named by the flags and config. */
 export function daemonFrom(argv: GlobalArgs): Daemon {
   const cfg = configFrom(argv);
-  const address = listenAddress(cfg);
+  const address = config().listenAddress(cfg);
   if (argv.deadline !== undefined && !(argv.deadline > 0)) {
     throw new CedanaError(ErrorCode.InvalidArgument, `--deadline must be a number of seconds above 0, not '${argv.deadline}'`, { hint: 'e.g. --deadline 600' });
   }
@@ -66,6 +75,7 @@ export function daemonFrom(argv: GlobalArgs): Daemon {
   // Node warns (DEP0123) when TLS is given an IP address as server name, as grpc-js does for `IP:port`: the
   // certificate is still checked against the address; the warning is noise on a command's stderr.
   if (cfg.protocol === 'tcp') process.noDeprecation = true;
+  const { connectDaemon, clientCredentials } = client();
   return connectDaemon({ address, protocol: cfg.protocol, credentials: clientCredentials(cfg), timeoutSeconds: argv.deadline });
 }
 
@@ -75,6 +85,7 @@ export async function localServices(argv: GlobalArgs): Promise<Wired> {
   // Loaded here, not at the top: the DB, plugins and pipelines are for --no-server only, and every other
   // command starts faster without them.
   const { wireServices } = await import('../bootstrap.js');
+  const { createLogger } = require('../logger') as typeof import('../logger');
   return wireServices(cfg, createLogger(cfg.log_level_no_server), { daemon: false });
 }
 

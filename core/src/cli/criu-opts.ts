@@ -2,23 +2,29 @@
  * `--criu-opts '<json>'` of dump and restore: CRIU's own option names (as in its RPC options, snake_case), whose
  * values override the matching individual flags. Unknown names and wrong types are refused.
  */
-import { z } from 'zod';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import type { z } from 'zod';
+import { lazy } from './lazy';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 
-const CriuOptsJson = z.strictObject({
-  leave_running: z.boolean().optional(),
-  tcp_established: z.boolean().optional(),
-  file_locks: z.boolean().optional(),
-  shell_job: z.boolean().optional(),
-  tcp_skip_in_flight: z.boolean().optional(),
-  link_remap: z.boolean().optional(),
-  tcp_close: z.boolean().optional(),
-  leave_stopped: z.boolean().optional(),
-  external: z.array(z.string().min(1)).optional(),
+/** The schema of `--criu-opts`, built the first time a command takes it (zod is slow to load). */
+const criuOptsJson = lazy(() => {
+  const { z } = require('zod') as typeof import('zod');
+  return z.strictObject({
+    leave_running: z.boolean().optional(),
+    tcp_established: z.boolean().optional(),
+    file_locks: z.boolean().optional(),
+    shell_job: z.boolean().optional(),
+    tcp_skip_in_flight: z.boolean().optional(),
+    link_remap: z.boolean().optional(),
+    tcp_close: z.boolean().optional(),
+    leave_stopped: z.boolean().optional(),
+    external: z.array(z.string().min(1)).optional(),
+  });
 });
+type CriuOptsJson = ReturnType<typeof criuOptsJson>;
 
 /** The request fields each CRIU name sets. */
-const fieldOf: Record<keyof z.infer<typeof CriuOptsJson>, string> = {
+const fieldOf: Record<keyof z.infer<CriuOptsJson>, string> = {
   leave_running: 'leaveRunning',
   tcp_established: 'tcpEstablished',
   file_locks: 'fileLocks',
@@ -40,7 +46,7 @@ export function criuOptsOverrides(json: string | undefined, allowed: readonly st
   } catch (err) {
     throw bad(`not JSON (${(err as Error).message.split('\n')[0]})`);
   }
-  const parsed = CriuOptsJson.safeParse(raw);
+  const parsed = criuOptsJson().safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw bad(issue.code === 'unrecognized_keys' ? `unknown option ${issue.keys.join(', ')}` : `${issue.path.join('.') || 'value'}: ${issue.message}`);

@@ -1,10 +1,9 @@
 /**
  * The `cedana` command line: Cedana's command tree, global flags, and one place for errors.
  */
-import 'reflect-metadata';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 import { daemonCommand } from './commands/daemon';
 import { dumpCommand } from './commands/dump';
 import { attachPidCommand, jobAliases, jobCommand } from './commands/job';

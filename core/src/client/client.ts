@@ -3,7 +3,7 @@
  */
 import { existsSync } from 'node:fs';
 import { credentials, type CallOptions, type ChannelCredentials, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 import * as api from '../generated/daemon';
 import { DaemonClient } from '../generated/daemon';
 import { fromServiceError } from '../server/status';

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 import { ConfigSchema, envAliases, type Config } from './schema';
 
 export const DEFAULT_CONFIG_DIR = '/etc/cedana';

@@ -3,7 +3,7 @@
  * config file and its `CEDANA_<SECTION>_<FIELD>` variables keep working.
  */
 import { z } from 'zod';
-import { CompressionInput } from '@cedana-ts/sdk';
+import { CompressionInput } from '@cedana-ts/sdk/checkpoint';
 
 const LogLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error']);
 

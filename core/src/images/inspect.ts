@@ -9,9 +9,9 @@
 import { readImage } from './criu-image';
 import type { Message } from './protobuf';
 
-/** What `--type` selects: Cedana's names. */
-export const INSPECT_TYPES = ['ps', 'fd', 'mem', 'rss', 'sk'] as const;
-export type InspectType = (typeof INSPECT_TYPES)[number];
+import type { InspectType } from './inspect-types';
+
+export { INSPECT_TYPES, type InspectType } from './inspect-types';
 
 const PAGE_SIZE = 4096;
 /** pagemap_entry.flags: the pages are in the pages image. */

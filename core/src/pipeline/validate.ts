@@ -2,7 +2,7 @@
  * Request validation: zod errors become one INVALID_ARGUMENT line that names the field.
  */
 import type { z } from 'zod';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 
 /** Field names as users type them on the command line. */
 const flagNames: Record<string, string> = {

@@ -5,7 +5,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 import type { Config } from '../config/schema';
 
 interface TlsFiles {

@@ -3,7 +3,7 @@
  * The stable code and the hint travel in metadata, so the CLI shows exactly what the daemon meant.
  */
 import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
-import { CedanaError, ErrorCode, isErrorCode, toCedanaError } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode, isErrorCode, toCedanaError } from '@cedana-ts/sdk/errors';
 
 const CODE_KEY = 'cedana-error-code';
 /** Binary (`-bin`) metadata: a text value may only hold printable ASCII, and hints quote paths and `…`. */

@@ -2,12 +2,9 @@
  * `cedana daemon start [--init-config] [--db PATH]` and `cedana daemon check` (see check.ts).
  */
 import type { Argv, CommandModule } from 'yargs';
-import { initConfig } from '../../config/load';
-import { createLogger } from '../../logger';
-import { withDaemonHeap } from '../../daemon/heap';
 import { configFrom, type GlobalArgs } from '../context';
 import { daemonCheckCommand } from './check';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 
 interface StartArgs extends GlobalArgs {
   'init-config'?: boolean;
@@ -22,6 +19,9 @@ const start: CommandModule<GlobalArgs, StartArgs> = {
       .option('init-config', { type: 'boolean', describe: 'write the default config file if there is none' })
       .option('db', { type: 'string', describe: 'job database path (default: db.path)' }) as Argv<StartArgs>,
   handler: async (argv) => {
+    const { withDaemonHeap } = require('../../daemon/heap') as typeof import('../../daemon/heap');
+    const { initConfig } = require('../../config/load') as typeof import('../../config/load');
+    const { createLogger } = require('../../logger') as typeof import('../../logger');
     withDaemonHeap();
     if (argv['init-config']) {
       const { path, written } = initConfig({ configDir: argv['config-dir'], configJson: argv.config });

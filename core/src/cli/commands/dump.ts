@@ -4,8 +4,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
-import { Checkpoint, type DumpReq } from '../../generated/daemon';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
+import type { Checkpoint, DumpReq } from '../../generated/daemon';
 import { absolute, daemonFrom, GLOBAL_FLAGS, localServices, type GlobalArgs } from '../context';
 import { criuOptsOverrides } from '../criu-opts';
 import { progressLineFor } from '../progress-line';
@@ -95,7 +95,7 @@ export const dumpCommand: CommandModule<GlobalArgs, DumpArgs> = {
         daemon.close();
       }
     }
-    if (argv['result-file']) writeFileSync(argv['result-file'], `${JSON.stringify({ checkpoint: Checkpoint.toJSON(checkpoint!) }, null, 2)}\n`);
+    if (argv['result-file']) writeFileSync(argv['result-file'], `${JSON.stringify({ checkpoint: (require('../../generated/daemon') as typeof import('../../generated/daemon')).Checkpoint.toJSON(checkpoint!) }, null, 2)}\n`);
     console.log(`Dumped to ${checkpoint!.path}`);
   },
 };

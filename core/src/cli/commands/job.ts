@@ -3,12 +3,13 @@
  * `checkpoints`).
  */
 import type { Argv, CommandModule } from 'yargs';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 import type { Job } from '../../generated/daemon';
 import { absolute, daemonFrom, type GlobalArgs } from '../context';
 import { dateTime, formatSize, keyValues, table, timeAgo } from '../format';
 import { attachTerminal } from '../attach';
-import { INSPECT_TYPES, type CheckpointImages } from '../../images/inspect';
+import type { CheckpointImages } from '../../images/inspect';
+import { INSPECT_TYPES } from '../../images/inspect-types';
 
 interface ListArgs extends GlobalArgs {
   json?: boolean;

@@ -3,20 +3,29 @@
  * on the plugin directory from this process (no daemon needed); when a daemon runs, it is told to reload.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { CedanaError, ErrorCode, SDK_VERSION } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 import type { Config } from '../../config/schema';
 import type { GetFeaturesResp, Plugin } from '../../generated/daemon';
 import type { Daemon } from '../../client/client';
-import { BUILTIN_PLUGINS } from '../../plugins/builtin';
-import { catalog, type CatalogRow, type LoadOutcomes } from '../../plugins/packages/catalog';
-import { installPlugins, removePlugins, type PluginDirs } from '../../plugins/packages/install';
-import { RegistryClient } from '../../plugins/packages/registry';
-import { PackageSources } from '../../plugins/packages/source';
-import { PluginStore } from '../../plugins/packages/store';
-import { runningJobsOfType } from '../../plugins/packages/usage';
+import type { CatalogRow, LoadOutcomes } from '../../plugins/packages/catalog';
+import type { PluginDirs } from '../../plugins/packages/install';
+import type { PackageSources } from '../../plugins/packages/source';
 import { configFrom, daemonFrom, localServices, type GlobalArgs } from '../context';
 import { formatSize, table } from '../format';
 import { pluginPackage } from '../plugin-names';
+import { lazy } from '../lazy';
+
+/** The plugin store, registry and installer: loaded when a plugin command runs. */
+const pkg = lazy(() => ({
+  ...(require('@cedana-ts/sdk') as typeof import('@cedana-ts/sdk')),
+  ...(require('../../plugins/builtin') as typeof import('../../plugins/builtin')),
+  ...(require('../../plugins/packages/catalog') as typeof import('../../plugins/packages/catalog')),
+  ...(require('../../plugins/packages/install') as typeof import('../../plugins/packages/install')),
+  ...(require('../../plugins/packages/registry') as typeof import('../../plugins/packages/registry')),
+  ...(require('../../plugins/packages/source') as typeof import('../../plugins/packages/source')),
+  ...(require('../../plugins/packages/store') as typeof import('../../plugins/packages/store')),
+  ...(require('../../plugins/packages/usage') as typeof import('../../plugins/packages/usage')),
+}));
 
 interface ListArgs extends GlobalArgs {
   filter?: string;
@@ -36,11 +45,11 @@ interface FeaturesArgs extends GlobalArgs {
 }
 
 function dirsOf(cfg: Config): PluginDirs {
-  return { libDir: cfg.plugins.lib_dir, builtins: BUILTIN_PLUGINS };
+  return { libDir: cfg.plugins.lib_dir, builtins: pkg().BUILTIN_PLUGINS };
 }
 
 function sourcesOf(cfg: Config): PackageSources {
-  return new PackageSources(new PluginStore(cfg.plugins.store), cfg.plugins.registry ? new RegistryClient(cfg.plugins.registry) : null);
+  return new (pkg().PackageSources)(new (pkg().PluginStore)(cfg.plugins.store), cfg.plugins.registry ? new (pkg().RegistryClient)(cfg.plugins.registry) : null);
 }
 
 /** Runs `fn` with the daemon when one answers; null when none runs. */
@@ -98,7 +107,7 @@ const list: CommandModule<GlobalArgs, ListArgs> = {
       for (const p of (await d.listPlugins({})).plugins) out.set(p.name, { status: p.status, reason: p.reason });
       return out;
     });
-    const { rows, notes } = await catalog(dirsOf(cfg), sourcesOf(cfg), { sdkVersion: SDK_VERSION, loaded: loaded ?? undefined, filter: argv.filter === undefined ? undefined : pluginPackage(String(argv.filter)) });
+    const { rows, notes } = await pkg().catalog(dirsOf(cfg), sourcesOf(cfg), { sdkVersion: pkg().SDK_VERSION, loaded: loaded ?? undefined, filter: argv.filter === undefined ? undefined : pluginPackage(String(argv.filter)) });
     for (const note of notes) process.stderr.write(`Warning: ${note}; showing what is installed and in the store\n`);
     if (argv.json) return console.log(JSON.stringify(rows, null, 2));
     if (rows.length === 0) return console.log('No plugins found');
@@ -113,7 +122,7 @@ const install: CommandModule<GlobalArgs, InstallArgs> = {
   builder: (y) => y.positional('plugins', { type: 'string', array: true, demandOption: true, describe: 'name, name@version|range, or a path to a .tgz' }) as Argv<InstallArgs>,
   handler: async (argv) => {
     const cfg = configFrom(argv);
-    const done = await installPlugins(argv.plugins.map((p) => pluginPackage(String(p))), dirsOf(cfg), sourcesOf(cfg), SDK_VERSION);
+    const done = await pkg().installPlugins(argv.plugins.map((p) => pluginPackage(String(p))), dirsOf(cfg), sourcesOf(cfg), pkg().SDK_VERSION);
     for (const r of done) {
       const where = r.from === 'file' ? r.where : `the ${r.from} (${r.where})`;
       const deps = r.dependencies > 0 ? ` with ${r.dependencies} dependenc${r.dependencies === 1 ? 'y' : 'ies'}` : '';
@@ -133,7 +142,7 @@ const remove: CommandModule<GlobalArgs, RemoveArgs> = {
       .option('all', { alias: 'a', type: 'boolean', describe: 'every installed plugin' }) as Argv<RemoveArgs>,
   handler: async (argv) => {
     const cfg = configFrom(argv);
-    const removed = await removePlugins((argv.plugins ?? []).map((p) => pluginPackage(String(p))), argv.all ?? false, dirsOf(cfg), (type) => runningJobsOfType(cfg, type));
+    const removed = await pkg().removePlugins((argv.plugins ?? []).map((p) => pluginPackage(String(p))), argv.all ?? false, dirsOf(cfg), (type) => pkg().runningJobsOfType(cfg, type));
     if (removed.length === 0) return console.log('No plugins installed');
     for (const r of removed) console.log(`Removed ${r.name}@${r.version}`);
     await reloadAfter(argv, []);

@@ -3,8 +3,7 @@
  * `--inspect` adds every detail of the first.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
-import { QueryProcess } from '../../generated/daemon';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 import { daemonFrom, GLOBAL_FLAGS, type GlobalArgs } from '../context';
 import { formatSize, keyValues, table } from '../format';
 import { acceptRuntimeOptions, runtimeOptionsOf } from '../runtime-options';
@@ -37,7 +36,7 @@ export const queryCommand: CommandModule<GlobalArgs, QueryArgs> = {
       const rows = processes.map((p) => [String(p.pid), p.status, String(p.uid), String(p.gid), p.cmdline.join(' ')]);
       console.log(table(['PID', 'Status', 'UID', 'GID', 'Command'], rows, ['PID', 'UID', 'GID']));
       if (argv.inspect) {
-        const first = QueryProcess.toJSON(processes[0]) as Record<string, unknown>;
+        const first = (require('../../generated/daemon') as typeof import('../../generated/daemon')).QueryProcess.toJSON(processes[0]) as Record<string, unknown>;
         console.log(`\n${keyValues({ ...first, rssBytes: undefined, memory: formatSize(processes[0].rssBytes) })}`);
       } else {
         console.log(`\nUse \`cedana query ${argv.type} <ID> --inspect\` for details on a specific result`);

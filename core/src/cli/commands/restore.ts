@@ -2,7 +2,7 @@
  * `cedana restore job <JID> [--path P]` and `cedana restore <type> --path P [--no-server]`.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 import { attachTerminal } from '../attach';
 import { absolute, daemonFrom, GLOBAL_FLAGS, localServices, type GlobalArgs } from '../context';
 import { progressLineFor } from '../progress-line';

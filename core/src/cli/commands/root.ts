@@ -4,8 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
-import { initConfig } from '../../config/load';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 import type { GlobalArgs } from '../context';
 
 export const VERSION: string = (require('../../../../package.json') as { version: string }).version;
@@ -27,6 +26,7 @@ let profile: Profile | undefined;
 /** Runs before every command's handler. */
 export function rootMiddleware(argv: GlobalArgs & { _: (string | number)[] }): void {
   if (argv['init-config'] || argv['merge-config']) {
+    const { initConfig } = require('../../config/load') as typeof import('../../config/load');
     const { path, written } = initConfig({ configDir: argv['config-dir'], configJson: argv.config }, { merge: argv['merge-config'] ?? false });
     process.stderr.write(written ? `Wrote config to ${path}\n` : `Config ${path} exists; left as it is\n`);
   }

@@ -13,7 +13,7 @@ import { mkdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Argv, CommandModule } from 'yargs';
-import { CedanaError, ErrorCode } from '@cedana-ts/sdk';
+import { CedanaError, ErrorCode } from '@cedana-ts/sdk/errors';
 import type { GlobalArgs } from '../context';
 
 interface SbatchArgs extends GlobalArgs {
