@@ -102,6 +102,14 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('jobs').addColumn('lost_dump_at', big).execute();
       },
     },
+    '0700_checkpoints_latest': {
+      async up(db: Kysely<unknown>) {
+        // The newest checkpoint of a job in one index probe (ps lists each job with it): (jid, time) left the
+        // tie-break on seq to a sort. Replaces checkpoints_by_job, whose columns lead this one.
+        await db.schema.createIndex('checkpoints_latest').on('checkpoints').columns(['jid', 'time', 'seq']).execute();
+        await db.schema.dropIndex('checkpoints_by_job').execute();
+      },
+    },
   };
 }
 

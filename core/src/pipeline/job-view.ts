@@ -1,12 +1,13 @@
 /**
  * Turns job rows into what the API returns, with the status derived from the live process.
  */
-import type { Checkpoint, CheckpointStats, Job } from '../generated/daemon';
+import { CheckpointStats, type Checkpoint, type Job } from '../generated/daemon';
 import type { CheckpointRow, JobRow } from '../db/tables';
 import { statusOf } from './job-status';
 
 export function checkpointView(row: CheckpointRow): Checkpoint {
-  const stats = row.stats ? (JSON.parse(row.stats) as CheckpointStats) : undefined;
+  // Through fromPartial: stats recorded by an older version lack newer fields, which the encoder needs set.
+  const stats = row.stats ? CheckpointStats.fromPartial(JSON.parse(row.stats) as Partial<CheckpointStats>) : undefined;
   return { id: row.id, jid: row.jid ?? '', type: row.type, path: row.path, time: row.time, size: row.size, compression: row.compression, host: row.host ?? '', ...(stats ? { stats } : {}) };
 }
 

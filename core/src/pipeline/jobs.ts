@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CedanaError, DeleteRequest, ErrorCode, KillRequest, METADATA_FILE, SHARD_MANIFEST, type JobRef } from '@cedana-ts/sdk';
 import { localPath } from '../storage/local';
 import type { Checkpoint, Job } from '../generated/daemon';
-import type { JobRow } from '../db/tables';
+import type { CheckpointRow, JobRow } from '../db/tables';
 import { requireJob, requireStore } from './helpers';
 import { checkpointView, jobView } from './job-view';
 import type { Services } from './services';
@@ -31,13 +31,12 @@ export async function listJobs(s: Services, jids: string[] = [], remote = false)
   const host = remote || jids.length > 0 ? undefined : s.host;
   // Side by side: on PostgreSQL each query has its own connection. A job recorded between them shows without
   // its latest checkpoint until the next listing.
-  const [rows, latestOfHost, hosts] = await Promise.all([store.listJobs(jids, host), jids.length > 0 ? undefined : store.latestCheckpoints({ host }), store.listHosts()]);
-  const latest = latestOfHost ?? (await store.latestCheckpoints(rows.map((r) => r.jid)));
+  const [listed, hosts] = await Promise.all([jids.length > 0 ? namedJobs(s, jids) : store.listing(host), store.listHosts()]);
   const names = new Map(hosts.map((h) => [h.id, h.name]));
   names.set(s.host, s.hostName);
   // Listed after the rows: a job recorded before the listing has its process in it, if it has one.
   const live = await livePids();
-  const jobs = await Promise.all(rows.map((r) => jobView(r, s.host, latest.get(r.jid), live, names)));
+  const jobs = await Promise.all(listed.map(({ job, latest }) => jobView(job, s.host, latest, live, names)));
   if (jids.length > 0) {
     for (const job of jobs) {
       const moves = (await store.movesOf(job.jid)).map((m) => ({ fromHost: m.from_host, toHost: m.to_host, checkpoint: m.checkpoint, time: m.time, downtimeMs: m.downtime_ms }));
@@ -45,6 +44,14 @@ export async function listJobs(s: Services, jids: string[] = [], remote = false)
     }
   }
   return jobs;
+}
+
+/** The jobs named, whichever host has them, each with its newest checkpoint. */
+async function namedJobs(s: Services, jids: string[]): Promise<{ job: JobRow; latest?: CheckpointRow }[]> {
+  const store = requireStore(s);
+  const rows = await store.listJobs(jids);
+  const latest = await store.latestCheckpoints(rows.map((r) => r.jid));
+  return rows.map((job) => ({ job, latest: latest.get(job.jid) }));
 }
 
 /** The jobs a kill/delete request names: all of them with --all, else each JID (which must exist). */

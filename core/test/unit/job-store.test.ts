@@ -289,14 +289,27 @@ describe(`JobStore suite on ${backend.name}`, function () {
       assert.equal(latest.has('c'), false);
       assert.equal((await store.latestCheckpoints([])).size, 0);
       assert.equal((await store.latestCheckpoints(['b'])).has('a'), false);
-      // By host: those of every job of that host (or of all hosts).
-      await store.insertJob(job('elsewhere', { host: 'host-b' }));
-      await store.insertCheckpoint(ckpt('e1', 'elsewhere', 1));
-      await store.insertCheckpoint(ckpt('e2', 'elsewhere', 5));
-      const ofA = await store.latestCheckpoints({ host: 'host-a' });
-      assert.deepEqual([...ofA.entries()].map(([j, c]) => `${j}=${c.id}`).sort(), ['a=a-tie', 'b=b-only']);
-      const ofAll = await store.latestCheckpoints({});
-      assert.deepEqual([...ofAll.entries()].map(([j, c]) => `${j}=${c.id}`).sort(), ['a=a-tie', 'b=b-only', 'elsewhere=e2']);
+    });
+
+    it('listing: every job in creation order with its newest checkpoint, of one host or of all', async function () {
+      await store.insertCheckpoint(ckpt('a-old', 'a', 1));
+      await store.insertCheckpoint(ckpt('a-new', 'a', 2));
+      await store.insertCheckpoint(ckpt('a-tie', 'a', 2));
+      await store.insertJob(job('elsewhere', { host: 'host-b', created_at: Date.now() + 1000 }));
+      await store.insertCheckpoint(ckpt('e1', 'elsewhere', 5));
+      await store.insertCheckpoint(ckpt('e0', 'elsewhere', 1));
+      const summary = (l: Awaited<ReturnType<JobStore['listing']>>) => l.map(({ job, latest }) => `${job.jid}=${latest?.id ?? '-'}`);
+      assert.deepEqual(summary(await store.listing('host-a')), ['a=a-tie', 'b=-']);
+      assert.deepEqual(summary(await store.listing()), ['a=a-tie', 'b=-', 'elsewhere=e1']);
+      assert.deepEqual(summary(await store.listing('host-c')), []);
+      const [{ job: a, latest }] = await store.listing('host-a');
+      // The rows are whole: a job's own columns, and the checkpoint's (none of them leaks into the other).
+      assert.equal(a.host, 'host-a');
+      assert.equal(a.type, 'process');
+      assert.equal(latest?.jid, 'a');
+      assert.equal(latest?.path, '/ckpt/a-tie.tar.gz');
+      assert.equal(typeof latest?.seq, 'number');
+      assert.equal((a as unknown as Record<string, unknown>).c_id, undefined);
     });
 
     it('a checkpoint of an unknown job is refused (foreign key); one of no job is kept', async function () {
