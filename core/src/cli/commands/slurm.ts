@@ -73,8 +73,10 @@ else
   echo $! >"$CK/pid"
 fi
 child=$!
-rc=0
-while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
+# A trap interrupts wait (status 128+10); bash keeps the child's own status for the last wait.
+while kill -0 "$child" 2>/dev/null; do wait "$child"; done
+wait "$child"
+rc=$?
 echo "job $SLURM_JOB_ID ends: $rc"
 exit $rc
 `;
