@@ -2,10 +2,11 @@
  * The slurm runtime end to end, on a real Slurm (munged, slurmctld and two slurmd started by the test in a
  * private state dir): a counting batch job is managed and dumped (the Slurm job ends), `restore` submits a new
  * Slurm job on the other node whose batch step restores the tree, and the counter goes on in the same output
- * file; the same through s3://.
+ * file; the same through s3://; a `cedana slurm sbatch` job checkpointed on its --signal warning, requeued and
+ * restored, twice.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SlurmTestCluster } from '@cedana-ts/sdk/testing';
 import { TestEnv, waitFor } from '../helpers/env';
@@ -102,7 +103,7 @@ describe('e2e: slurm', function () {
     const after = job(env, 'count');
     assert.equal(after.type, 'slurm');
     assert.equal((JSON.parse(after.detailsJson ?? '{}') as { slurmJobId?: string }).slurmJobId, newId);
-    assert.match(env.ok(['ps']), /count\s+slurm/);
+    assert.match(env.ok(['ps']), new RegExp(`^count\\s+slurm\\s+${newId}\\s`, 'm'));
   }
 
   it('dumps a counting batch job, which ends, and restores it as a new job on the other node that counts on', async () => {
@@ -111,6 +112,55 @@ describe('e2e: slurm', function () {
 
   it('the same through s3://', async () => {
     await dumpAndRestore(() => `s3://ckpt/slurm-${Date.now()}/`, ['--compression', 'lz4']);
+  });
+
+  it('cedana slurm sbatch: checkpointed on the --signal warning, requeued and restored twice, counting on', async function () {
+    this.timeout(600_000);
+    env = new TestEnv(cluster.env);
+    await env.startDaemon();
+    const script = join(env.dir, 'count.py');
+    writeFileSync(script, ONE_PROCESS_COUNTER, { mode: 0o755 });
+    const out = join(env.dir, 'spot.out');
+    const ck = join(env.dir, 'spot');
+    const log = join(ck, 'cedana.log');
+    // A 1-minute limit with a 50 s lead: Slurm sends USR1 to the batch shell within its next time-limit sweep
+    // (every 30 s), 10 to 40 s after each start. A requeue resets the limit, so each run is warned again.
+    const sbatch = ['--time=1', '--signal=B:USR1@50', '-w', 'n1', `--output=${out}`, '--checkpoint-dir', ck, script];
+    const submitted = env.ok(['slurm', 'sbatch', ...sbatch]);
+    const m = /^Submitted batch job (\d+)/.exec(submitted);
+    assert.ok(m, submitted);
+    const id = m[1];
+    const wait = (fn: () => boolean, ms: number, what: string) =>
+      waitFor(fn, ms, what).catch((err: Error) => {
+        const wrapper = existsSync(log) ? readFileSync(log, 'utf8') : '(none)';
+        throw new Error(`${err.message}\n${cluster.report(id)}\n--- ${log}\n${wrapper}`);
+      });
+    const restarts = () => Number(cluster.jobField(id, 'Restarts') ?? 0);
+    await cluster.waitState(id, ['RUNNING']);
+    await wait(() => numbers(out).length >= 5, 30_000, 'the batch job to count');
+    const atCheckpoint: number[] = [];
+    for (const round of [1, 2]) {
+      // The wrapper dumps the tree (which ends it), then requeues: the count is final once Restarts goes up.
+      await wait(() => restarts() >= round, 150_000, `preemption ${round}: the job to be checkpointed and requeued`);
+      atCheckpoint.push(numbers(out).length);
+      // Requeued, the job waits cred_expire + 1 s (BeginTime), then runs again and restores.
+      const running = () => cluster.jobField(id, 'JobState') === 'RUNNING';
+      await wait(running, 150_000, `the job to run again after preemption ${round}`);
+      const counted = () => numbers(out).length > atCheckpoint[round - 1];
+      await wait(counted, 60_000, `the counter to go on after preemption ${round}`);
+    }
+    await wait(() => numbers(out).length >= atCheckpoint[1] + 10, 30_000, 'the counter to go on after the 2nd requeue');
+    assertCountsOn(out);
+    const n = numbers(out);
+    assert.ok(n[0] === 0 && n.lastIndexOf(0) === 0, 'the requeued job started over from 0');
+    assert.ok(atCheckpoint[1] > atCheckpoint[0], `no count between the two preemptions: ${atCheckpoint.join(', ')}`);
+    assert.ok(restarts() >= 2, `the job was requeued ${restarts()} times`);
+    // Two checkpoints, the second of the restored tree; the wrapper's log holds none of the program's output.
+    assert.ok(readdirSync(join(ck, 'checkpoints')).length >= 2, readdirSync(join(ck, 'checkpoints')).join(', '));
+    const wrapperLog = readFileSync(log, 'utf8');
+    assert.match(wrapperLog, /restoring .* \(restart [2-9]\)/);
+    assert.deepEqual(numbers(log), [], `the program's output went into ${log}`);
+    cluster.cmd('scancel', [id]);
   });
 
   describe('bad input', () => {

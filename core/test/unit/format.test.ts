@@ -124,6 +124,33 @@ describe('cli/format', function () {
       assert.equal(lines[1].indexOf('KiB') + 3, lines[0].indexOf('SIZE') + 4);
       assert.equal(lines[1].indexOf('/var/log'), lines[2].indexOf('/var/log'));
     });
+
+    it('has a SLURM column with the Slurm job ID only when a listed job runs in one', function () {
+      const now = 1_800_000_000_000;
+      const job = (jid: string, type: string, details: object): Job => ({
+        attachable: false,
+        jid,
+        type,
+        pid: 7,
+        status: 'running',
+        gpu: false,
+        log: '',
+        cmdline: [],
+        detailsJson: JSON.stringify(details),
+        host: 'h',
+        createdAt: now,
+        exited: false,
+        exitCode: 0,
+        exitSignal: '',
+      });
+      const both = jobsTable([job('p', 'process', {}), job('s', 'slurm', { slurmJobId: '42' })], now).split('\n');
+      assert.match(both[0], /^JOB\s+TYPE\s+SLURM\s+PID\s+STATUS\s+GPU/);
+      assert.match(both[1], /^p\s+process\s+7\s+running/);
+      assert.match(both[2], /^s\s+slurm\s+42\s+7\s+running/);
+      assert.equal(both[2].indexOf('42'), both[0].indexOf('SLURM'));
+      const none = jobsTable([job('p', 'process', {}), job('q', 'process', { pid: 3 })], now).split('\n');
+      assert.doesNotMatch(none[0], /SLURM/);
+    });
   });
 
   describe('keyValues', function () {

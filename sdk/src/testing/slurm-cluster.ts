@@ -66,7 +66,9 @@ export class SlurmTestCluster {
       `SlurmdPort=${slurmd}`,
       'AuthType=auth/munge',
       'CredType=cred/munge',
-      `AuthInfo=socket=${join(munge, 'sock')}`,
+      // A requeued job waits cred_expire + 1 s before it may start again (the old credential's revocation must
+      // expire first): 30 s in place of the default 120 s.
+      `AuthInfo=socket=${join(munge, 'sock')},cred_expire=30`,
       'SlurmUser=root',
       'SlurmdUser=root',
       `StateSaveLocation=${join(d, 'ctld')}`,
@@ -82,6 +84,8 @@ export class SlurmTestCluster {
       'SwitchType=switch/none',
       'MpiDefault=none',
       'SchedulerType=sched/backfill',
+      // Requeued jobs are scheduled again within seconds, also when the host is loaded.
+      'SchedulerParameters=sched_interval=5,bf_interval=5',
       'SelectType=select/cons_tres',
       'SelectTypeParameters=CR_Core',
       'ReturnToService=2',
@@ -142,9 +146,36 @@ export class SlurmTestCluster {
     for (;;) {
       const s = this.jobField(id, 'JobState');
       if (s && states.includes(s)) return s;
-      if (Date.now() > deadline) throw new Error(`Slurm job ${id} is ${s}, not ${states.join('/')}, after ${ms / 1000} s`);
+      if (Date.now() > deadline) {
+        throw new Error(`Slurm job ${id} is ${s}, not ${states.join('/')}, after ${ms / 1000} s\n${this.report(id)}`);
+      }
       await sleep(200);
     }
+  }
+
+  /**
+   * What the cluster says about itself, for a wait that timed out: `squeue`, `scontrol show job` of `id` (every
+   * job without it) and the last lines of slurmctld's log.
+   */
+  report(id?: string, lines = 30): string {
+    const out = (bin: string, args: string[]) => {
+      const r = this.cmd(bin, args);
+      return (r.stdout + r.stderr).trim() || '(nothing)';
+    };
+    let log = '(no log)';
+    try {
+      log = readFileSync(join(this.dir, 'log', 'slurmctld.log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      // The cluster did not get as far as its log.
+    }
+    return [
+      '--- squeue',
+      out('squeue', ['-a', '-o', '%i %j %T %r %M %l %N']),
+      `--- scontrol show job ${id ?? ''}`.trimEnd(),
+      out('scontrol', ['show', 'job', ...(id ? [id] : [])]),
+      `--- slurmctld.log (last ${lines} lines)`,
+      log,
+    ].join('\n');
   }
 
   /** Stops every daemon it started, by the PID in its pid file, waits for them to go, and removes the state. */

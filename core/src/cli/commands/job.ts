@@ -33,11 +33,27 @@ interface OneJidArgs extends GlobalArgs {
   json?: boolean;
 }
 
-/** The `cedana ps` table; with `withHost` (ps --all) a HOST column after STATUS names each job's host. */
+/** The Slurm job a job runs in (slurm runtime), from its details; '' for others. */
+function slurmJobIdOf(j: Job): string {
+  try {
+    const id = (JSON.parse(j.detailsJson || '{}') as { slurmJobId?: unknown }).slurmJobId;
+    return id === undefined || id === null ? '' : String(id);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The `cedana ps` table; with `withHost` (ps --all) a HOST column after STATUS names each job's host. A SLURM
+ * column after TYPE names the Slurm job ID, only when a listed job runs in one.
+ */
 export function jobsTable(jobs: Job[], now = Date.now(), withHost = false): string {
-  const rows = jobs.map((j) => [
+  const slurm = jobs.map(slurmJobIdOf);
+  const withSlurm = slurm.some(Boolean);
+  const rows = jobs.map((j, i) => [
     j.jid,
     j.type,
+    ...(withSlurm ? [slurm[i]] : []),
     String(j.pid),
     j.status,
     ...(withHost ? [j.hostName || j.host] : []),
@@ -46,8 +62,8 @@ export function jobsTable(jobs: Job[], now = Date.now(), withHost = false): stri
     j.latestCheckpoint ? formatSize(j.latestCheckpoint.size) : '',
     j.log,
   ]);
-  const headers = ['Job', 'Type', 'PID', 'Status', ...(withHost ? ['Host'] : []), 'GPU', 'Checkpoint', 'Size', 'Log'];
-  return table(headers, rows, ['PID', 'Checkpoint', 'Size']);
+  const headers = ['Job', 'Type', ...(withSlurm ? ['Slurm'] : []), 'PID', 'Status', ...(withHost ? ['Host'] : [])];
+  return table([...headers, 'GPU', 'Checkpoint', 'Size', 'Log'], rows, ['PID', 'Checkpoint', 'Size']);
 }
 
 async function withDaemon<T>(argv: GlobalArgs, fn: (d: ReturnType<typeof daemonFrom>) => Promise<T>): Promise<T> {

@@ -24,35 +24,60 @@ interface SbatchArgs extends GlobalArgs {
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** The wrapper run as the job's batch script. */
-export function wrapperScript(o: { cedana: string[]; dir: string; script: string; args: string[]; env: Record<string, string> }): string {
+/**
+ * The wrapper run as the job's batch script. The job's own stdout/stderr are kept on fds 3/4 for SCRIPT and for a
+ * restored tree (a `--no-server` restore gives the tree the command's own stdio); the wrapper's chatter goes to
+ * `$CK/cedana.log`. `$CK/pid` names the tree to dump: SCRIPT's PID, or the restored root PID, which the restore
+ * writes (`--pid-file`) once the tree runs again. A USR1 during a restore waits for it to finish.
+ */
+export function wrapperScript(o: {
+  cedana: string[];
+  dir: string;
+  script: string;
+  args: string[];
+  env: Record<string, string>;
+}): string {
   const cedana = o.cedana.map(q).join(' ');
   return `#!/bin/bash
 # Written by cedana slurm sbatch: checkpoint on USR1, restore when requeued.
 ${Object.entries(o.env).map(([k, v]) => `export ${k}=${q(v)}`).join('\n')}
 CK=${q(o.dir)}
 LOG="$CK/cedana.log"
+exec 3>&1 4>&2 >>"$LOG" 2>&1
 checkpoint() {
   local out
-  echo "USR1 at $(date +%s): checkpointing $(cat "$CK/pid")" >>"$LOG"
-  if out=$(${cedana} dump process "$(cat "$CK/pid")" --dir "$CK/checkpoints" --compression none 2>>"$LOG"); then
+  echo "USR1 at $(date +%s) in job $SLURM_JOB_ID (restart \${SLURM_RESTART_COUNT:-0})"
+  # A restore still under way writes the pid file once the tree runs: never dump a half-restored tree.
+  while [ ! -s "$CK/pid" ] && kill -0 $! 2>/dev/null; do sleep 0.2; done
+  if [ ! -s "$CK/pid" ]; then
+    echo "nothing to checkpoint: the restore ended without restoring"
+    return
+  fi
+  echo "checkpointing $(cat "$CK/pid")"
+  if out=$(${cedana} dump process "$(cat "$CK/pid")" --dir "$CK/checkpoints" --compression none); then
     echo "\${out##* }" >"$CK/latest"
-    scontrol requeue "$SLURM_JOB_ID" >>"$LOG" 2>&1
+    echo "checkpointed into \${out##* }; requeueing"
+    scontrol requeue "$SLURM_JOB_ID"
   else
-    echo "checkpoint failed; the job runs on" >>"$LOG"
+    echo "checkpoint failed; the job runs on"
   fi
 }
 trap checkpoint USR1
 if [ -s "$CK/latest" ]; then
-  echo "restoring $(cat "$CK/latest") in job $SLURM_JOB_ID (restart \${SLURM_RESTART_COUNT:-0})" >>"$LOG"
-  ${cedana} restore process --path "$(cat "$CK/latest")" --no-server >>"$LOG" 2>&1 &
+  echo "restoring $(cat "$CK/latest") in job $SLURM_JOB_ID (restart \${SLURM_RESTART_COUNT:-0})"
+  rm -f "$CK/pid"
+  ${cedana} restore process --path "$(cat "$CK/latest")" --no-server --pid-file "$CK/pid" >&3 2>&4 3>&- 4>&- &
 else
-  setsid ${[o.script, ...o.args].map(q).join(' ')} &
+  echo starting ${q(o.script)} "in job $SLURM_JOB_ID"
+  setsid ${[o.script, ...o.args].map(q).join(' ')} >&3 2>&4 3>&- 4>&- &
   echo $! >"$CK/pid"
 fi
 child=$!
-rc=0
-while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
+# A trap interrupts wait (status 128+10); bash keeps the child's own status for the last wait.
+while kill -0 "$child" 2>/dev/null; do wait "$child"; done
+wait "$child"
+rc=$?
+echo "job $SLURM_JOB_ID ends: $rc"
 exit $rc
 `;
 }
