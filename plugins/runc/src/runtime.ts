@@ -23,7 +23,7 @@ import {
 } from '@cedana-ts/sdk';
 import { cmdlineOf } from './command';
 import { foregroundRunc } from './foreground';
-import { criuConfigEnv, externalStdio, externalStdioOf, type ExternalStdio } from './external';
+import { criuConfigEnv, externalStdio, externalStdioOf, runcRelayedFile, type ExternalStdio } from './external';
 import { absoluteDir, containerId, RuncOptions } from './options';
 import type { StdioTarget } from './relay';
 import { criuFlags, Runc, type RuncTarget } from './runc';
@@ -154,6 +154,8 @@ export class RuncRuntime implements Runtime {
     const criuWork = await mkdtemp(join(this.ctx.settings.tmpDir, 'cedana-runc-dump-'));
     // Stdio that goes to host files outside the container (a container started by hand) is dumped as external.
     const external = await externalStdio(state.pid);
+    // …and output that a foreground runc copies into a host file goes on into that file after a restore.
+    const log = str(d.log) ?? (await runcRelayedFile(state.pid)) ?? '';
     try {
       const args = ['--image-path', spec.imagesDir, ...criuFlags(spec.criu, 'checkpoint'), id];
       this.ctx.logger.debug('runc checkpoint', { id, args, external });
@@ -168,7 +170,7 @@ export class RuncRuntime implements Runtime {
       id,
       root: runc.t.root,
       bundle: state.bundle,
-      log: str(d.log) ?? '',
+      log,
       cmdline: Array.isArray(d.cmdline) ? d.cmdline : [],
     };
     return { criu: spec.criu, details };
