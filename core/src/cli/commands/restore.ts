@@ -67,8 +67,9 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
     if (argv.out !== undefined && (argv.attach || argv.attachable)) {
       throw new CedanaError(ErrorCode.InvalidArgument, '--out cannot be used with --attach or --attachable', { hint: 'choose one' });
     }
-    if (argv['no-server'] && argv.out !== undefined) {
-      throw new CedanaError(ErrorCode.InvalidArgument, '--out cannot be used with --no-server: the output is this command\'s', { hint: 'redirect this command\'s output instead' });
+    if (argv['no-server'] && (argv.out !== undefined || argv.attach || argv.attachable)) {
+      // As Cedana: a warning, and the restore goes on.
+      process.stderr.write('Warning: with --no-server, --out, --attach and --attachable are ignored: the output is this command\'s\n');
     }
     const isJob = argv.type === 'job';
     if (isJob && !argv.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job needs a JID', { hint: 'cedana restore job <JID>' });
@@ -87,7 +88,7 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       linkRemap: argv['link-remap'] ?? false,
       external: (argv.external ?? []).map(String),
       pidFile: absolute(argv['pid-file']),
-      out: absolute(argv.out),
+      out: argv['no-server'] ? undefined : absolute(argv.out),
       lazy: argv.lazy ?? false,
       // Words after `--` go to the runtime as `args` (restore slurm: extra sbatch options).
       options: { ...runtimeOptionsOf(argv, RESTORE_FLAGS), ...((argv as { '--'?: string[] })['--']?.length ? { args: (argv as { '--'?: string[] })['--']!.map(String) } : {}) },
