@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { TestEnv, waitFor } from '../helpers/env';
 import { spawnSync } from 'node:child_process';
 import { boxCounter, runcBundle } from '@cedana-ts/sdk/testing';
-import { counter, dumpedPath, job, killGroup, lastNumber, logLines, procState, restoredPid, runPid, teardown } from '../helpers/e2e';
+import { counter, dumpedPath, job, killGroup, lastNumber, logLines, procState } from '../helpers/e2e';
+import { restoredPid, runPid, teardown } from '../helpers/e2e';
 
 describe('e2e: Cedana CLI parity', function () {
   this.timeout(90_000);

@@ -174,13 +174,16 @@ describe('containerd runtime (e2e)', function () {
     assertCounts(log);
   });
 
-  it('run --env sets the container’s environment, --no-pivot reaches runc, --gpus is refused in one line', async () => {
+  it('run --env sets the container’s environment, --no-pivot reaches runc, --gpus is refused', async () => {
     const log = join(env.dir, 'cd-env.log');
     const script = 'echo "$FOO $BAZ $QUX"; sleep 30';
-    env.ok(['run', 'containerd', '--image', COUNTER, '--id', 'cd-env', '--jid', 'cd-env', '--log', log, '--env', 'FOO=bar,BAZ=1', '--env', 'QUX=2', '--no-pivot', '--', 'sh', '-c', script]);
+    const flags = ['--env', 'FOO=bar,BAZ=1', '--env', 'QUX=2', '--no-pivot'];
+    const args = ['--id', 'cd-env', '--jid', 'cd-env', '--log', log, ...flags, '--', 'sh', '-c', script];
+    env.ok(['run', 'containerd', '--image', COUNTER, ...args]);
     await waitFor(() => logLines(log).length > 0, 15_000, 'the container to print its environment');
     assert.deepEqual(logLines(log), ['bar 1 2']);
-    const state = JSON.parse(readFileSync(`/run/containerd/runc/${NS}/cd-env/state.json`, 'utf8')) as { config: { no_pivot_root?: boolean } };
+    const stateFile = `/run/containerd/runc/${NS}/cd-env/state.json`;
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { config: { no_pivot_root?: boolean } };
     assert.equal(state.config.no_pivot_root, true, 'runc made the container without pivot_root');
     env.ok(['job', 'kill', 'cd-env', '--signal', 'KILL']);
     const gpus = env.cli(['run', 'containerd', '--image', COUNTER, '--id', 'cd-gpu', '--gpus', '0']);

@@ -7,7 +7,17 @@ import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, TestEnv, waitFor } from '../helpers/env';
-import { assertHostFileCounts, digitsId, dumpedPath, hostFileLast, removeContainer, restoredPid, runcState as stateOf, runcToFile, teardown } from '../helpers/e2e';
+import {
+  assertHostFileCounts,
+  digitsId,
+  dumpedPath,
+  hostFileLast,
+  removeContainer,
+  restoredPid,
+  runcState as stateOf,
+  runcToFile,
+  teardown,
+} from '../helpers/e2e';
 import { boxCounter, runcBundle } from '@cedana-ts/sdk/testing';
 
 describe('runc containers with stdio outside cedana (e2e)', function () {

@@ -56,7 +56,11 @@ describe('e2e: restore modes of a runc container started outside cedana', functi
 
   /** The CLI in the background (as `cedana … &`), its output collected; resolves with its exit code. */
   function background(args: string[]): { cli: ChildProcess; output: () => string; exit: Promise<number | null> } {
-    const cli = spawn(process.execPath, [CLI, ...args], { env: env.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const cli = spawn(process.execPath, [CLI, ...args], {
+      env: env.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     clis.push(cli);
     let output = '';
     cli.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -65,24 +69,31 @@ describe('e2e: restore modes of a runc container started outside cedana', functi
     return { cli, output: () => output, exit };
   }
 
-  /** Runs the CLI to its end with its stdout and stderr in the file `out` (as `cedana … > out 2>&1`); its exit code. */
+  /** Runs the CLI to its end, its stdout and stderr in the file `out` (`cedana … > out 2>&1`); its exit code. */
   function cliToFile(args: string[], out: string): number | null {
     const fd = openSync(out, 'w');
     try {
-      return spawnSync(process.execPath, [CLI, ...args], { env: env.env, stdio: ['ignore', fd, fd], timeout: 30_000 }).status;
+      return spawnSync(process.execPath, [CLI, ...args], { env: env.env, stdio: ['ignore', fd, fd], timeout: 30_000 })
+        .status;
     } finally {
       closeSync(fd);
     }
   }
 
   /** A container counting into a host file, dumped: its id, the host file, the checkpoint and the count at the dump. */
-  async function dumped(how: 'detached' | 'foreground' = 'detached'): Promise<{ id: string; out: string; path: string; at: number }> {
+  async function dumped(
+    how: 'detached' | 'foreground' = 'detached',
+  ): Promise<{ id: string; out: string; path: string; at: number }> {
     const id = digitsId();
     const out = join(env.dir, `${id}.out`);
     containers.push(id);
     const runc = runcToFile(root, bundle, id, out, how);
     if (runc) pids.push(runc);
-    await waitFor(() => runcState(root, id)?.status === 'running' && hostFileLast(out) >= 3, 15_000, 'the container counting into its host file');
+    await waitFor(
+      () => runcState(root, id)?.status === 'running' && hostFileLast(out) >= 3,
+      15_000,
+      'the container counting into its host file',
+    );
     const path = dumpedPath(env.ok(['dump', 'runc', id]));
     assert.ok(path.includes(id), `the checkpoint is named for the container: ${path}`);
     assert.equal(runcState(root, id), null, 'the dump stopped the container');
@@ -99,7 +110,16 @@ describe('e2e: restore modes of a runc container started outside cedana', functi
     return state.pid;
   }
 
-  const restoreArgs = (c: { id: string; path: string }): string[] => ['restore', 'runc', '--id', c.id, '--path', c.path, '--bundle', bundle];
+  const restoreArgs = (c: { id: string; path: string }): string[] => [
+    'restore',
+    'runc',
+    '--id',
+    c.id,
+    '--path',
+    c.path,
+    '--bundle',
+    bundle,
+  ];
 
   for (const how of ['detached', 'foreground'] as const) {
     it(`plain restore of a container run ${how} into a host file: it counts on there`, async () => {
@@ -132,14 +152,17 @@ describe('e2e: restore modes of a runc container started outside cedana', functi
   });
 
   /** `restore --no-server` in the background with --pid-file; resolves once the pid file names the container. */
-  async function noServer(c: { id: string; path: string }): Promise<{ fg: ReturnType<typeof background>; pid: number }> {
+  async function noServer(c: {
+    id: string;
+    path: string;
+  }): Promise<{ fg: ReturnType<typeof background>; pid: number }> {
     const pidFile = join(env.dir, `${c.id}.pid`);
     const fg = background([...restoreArgs(c), '--no-server', '--pid-file', pidFile]);
     await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 20_000, 'the pid file');
     return { fg, pid: Number(readFileSync(pidFile, 'utf8')) };
   }
 
-  it('restore --no-server: the command waits for it, writes its PID, and ends with it; the host file goes on', async () => {
+  it('restore --no-server: the command waits, writes its PID, and ends with it; the host file goes on', async () => {
     const c = await dumped();
     const { fg, pid } = await noServer(c);
     await countsOn(c, pid);
@@ -152,7 +175,12 @@ describe('e2e: restore modes of a runc container started outside cedana', functi
     const c = await dumped('foreground');
     const { fg, pid } = await noServer(c);
     assert.equal(runcState(root, c.id)?.pid, pid);
-    const printed = () => fg.output().split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+    const printed = () =>
+      fg
+        .output()
+        .split('\n')
+        .filter((l) => /^\d+$/.test(l))
+        .map(Number);
     await waitFor(() => printed().length >= 3, 15_000, 'the counter on the command’s stdout');
     assert.equal(printed()[0], c.at + 1, `it carries on from ${c.at}: ${printed().join(' ')}`);
     killGroup(pid);
@@ -163,17 +191,24 @@ describe('e2e: restore modes of a runc container started outside cedana', functi
     const c = await dumped();
     const pidFile = join(env.dir, `${c.id}.pid`);
     const log = join(env.dir, `${c.id}.cli`);
-    assert.equal(cliToFile([...restoreArgs(c), '--no-server', '--detach', '--pid-file', pidFile], log), 0, readFileSync(log, 'utf8'));
+    assert.equal(
+      cliToFile([...restoreArgs(c), '--no-server', '--detach', '--pid-file', pidFile], log),
+      0,
+      readFileSync(log, 'utf8'),
+    );
     await countsOn(c, Number(readFileSync(pidFile, 'utf8')));
   });
 
-  it('run runc --no-server --detach --pid-file: the command ends (0); the container runs on with that PID', async () => {
+  it('run runc --no-server --detach --pid-file: the command ends (0); the container runs on, that PID', async () => {
     const jid = digitsId();
     containers.push(jid);
     const pidFile = join(env.dir, `${jid}.pid`);
     // From a shell whose stdout is a file: the container keeps that file as its stdout.
     const out = join(env.dir, `${jid}.out`);
-    const code = cliToFile(['run', 'runc', '--bundle', bundle, '--jid', jid, '--no-server', '--detach', '--pid-file', pidFile], out);
+    const code = cliToFile(
+      ['run', 'runc', '--bundle', bundle, '--jid', jid, '--no-server', '--detach', '--pid-file', pidFile],
+      out,
+    );
     assert.equal(code, 0, readFileSync(out, 'utf8'));
     await waitFor(() => hostFileLast(out) >= 3, 15_000, 'the container counting into the command’s stdout');
     assert.equal(runcState(root, jid)?.status, 'running');

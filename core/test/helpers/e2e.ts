@@ -176,7 +176,8 @@ export function allProcesses(): { pid: number; state: string; pgrp: number; sess
 
 /** A container ID of 18 random digits (Cedana scripts name containers by numbers): new for every call. */
 export function digitsId(): string {
-  return `${1 + Math.floor(Math.random() * 9)}${Array.from({ length: 17 }, () => Math.floor(Math.random() * 10)).join('')}`;
+  const digit = (): number => Math.floor(Math.random() * 10);
+  return `${1 + Math.floor(Math.random() * 9)}${Array.from({ length: 17 }, digit).join('')}`;
 }
 
 /** What `runc state` says of container `id` under `root`, or null when runc does not know it. */
@@ -191,7 +192,8 @@ export function runcState(root: string, id: string): { status: string; pid: numb
  */
 export function removeContainer(root: string, id: string): void {
   spawnSync('runc', ['--root', root, 'delete', '--force', id]);
-  const found = spawnSync('find', ['/sys/fs/cgroup', '-maxdepth', '6', '-type', 'd', '-name', id], { encoding: 'utf8' });
+  const find = ['/sys/fs/cgroup', '-maxdepth', '6', '-type', 'd', '-name', id];
+  const found = spawnSync('find', find, { encoding: 'utf8' });
   for (const dir of found.stdout.split('\n').filter(Boolean).sort((a, b) => b.length - a.length)) {
     const procs = existsSync(join(dir, 'cgroup.procs')) ? readFileSync(join(dir, 'cgroup.procs'), 'utf8') : '';
     for (const p of procs.split('\n').filter(Boolean)) killGroup(Number(p));
@@ -232,11 +234,18 @@ export function assertHostFileCounts(path: string): void {
  * would: `runc run --detach` (the container holds the file itself), or `runc run` in the background (runc copies
  * the container's output into the file; returns its PID).
  */
-export function runcToFile(root: string, bundle: string, id: string, out: string, how: 'detached' | 'foreground'): number | undefined {
+export function runcToFile(
+  root: string,
+  bundle: string,
+  id: string,
+  out: string,
+  how: 'detached' | 'foreground',
+): number | undefined {
   const fd = openSync(out, 'w');
   try {
-    if (how === 'foreground') return spawn('runc', ['--root', root, 'run', '--bundle', bundle, id], { stdio: ['ignore', fd, fd] }).pid;
-    const r = spawnSync('runc', ['--root', root, 'run', '--detach', '--bundle', bundle, id], { stdio: ['ignore', fd, fd] });
+    const stdio: ['ignore', number, number] = ['ignore', fd, fd];
+    if (how === 'foreground') return spawn('runc', ['--root', root, 'run', '--bundle', bundle, id], { stdio }).pid;
+    const r = spawnSync('runc', ['--root', root, 'run', '--detach', '--bundle', bundle, id], { stdio });
     assert.equal(r.status, 0, `runc run --detach ${id}`);
     return undefined;
   } finally {

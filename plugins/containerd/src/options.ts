@@ -68,7 +68,8 @@ export function networkOf(value: string | undefined): Network {
 /** `--gpus`: refused, with the reason (this runtime has no GPU support for containers). */
 export function refuseGpus(o: ContainerdOptions): void {
   if (o.gpus !== undefined) {
-    throw new CedanaError(ErrorCode.Unsupported, '--gpus is not supported for containerd jobs: there is no GPU support for containers here', {
+    const why = 'there is no GPU support for containers here';
+    throw new CedanaError(ErrorCode.Unsupported, `--gpus is not supported for containerd jobs: ${why}`, {
       hint: 'drop --gpus; run GPU jobs as process jobs with --gpu-enabled',
     });
   }

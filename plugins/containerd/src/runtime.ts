@@ -30,7 +30,19 @@ import { fetchCheckpointImage, publishCheckpointImage } from './checkpoint-image
 import { resolveImage } from './image';
 import { containerId, ContainerdOptions, networkOf, refuseGpus, withEnv } from './options';
 import { buildSpec, CRIU_CONFIG_ANNOTATION, specAny, specOf, type Spec } from './spec';
-import { checkpointOptions, containerOf, criuConfigFile, deleteTask, reapTask, restoreOptions, RUNC_RUNTIME, taskOptions, runningTask, taskOf, waitTask } from './tasks';
+import {
+  checkpointOptions,
+  containerOf,
+  criuConfigFile,
+  deleteTask,
+  reapTask,
+  restoreOptions,
+  RUNC_RUNTIME,
+  runningTask,
+  taskOf,
+  taskOptions,
+  waitTask,
+} from './tasks';
 import { Status } from './generated/task';
 
 const DEFAULT_SNAPSHOTTER = 'overlayfs';
@@ -83,9 +95,17 @@ export class ContainerdRuntime implements Runtime {
   }
 
   /** Creates the task of `id` and starts it (for a restore, the start is runc restore); returns its PID. */
-  private async startTask(ns: string, id: string, rootfs: Mount[], log: string, restore?: { imagesDir: string; workDir: string }, noPivot = false): Promise<number> {
+  private async startTask(
+    ns: string,
+    id: string,
+    rootfs: Mount[],
+    log: string,
+    restore?: { imagesDir: string; workDir: string },
+    noPivot = false,
+  ): Promise<number> {
     const t = this.ctr.tasks;
-    const options = restore ? restoreOptions(restore.imagesDir, restore.workDir, noPivot) : noPivot ? taskOptions({ noPivotRoot: true }) : undefined;
+    const created = noPivot ? taskOptions({ noPivotRoot: true }) : undefined;
+    const options = restore ? restoreOptions(restore.imagesDir, restore.workDir, noPivot) : created;
     const fallback = restore ? ErrorCode.RestoreFailed : ErrorCode.FailedPrecondition;
     await this.ctr.call(t, t.create, { containerId: id, rootfs, stdin: '', ...this.stdio(log), terminal: false, options }, ns, `creating the task of ${id}`, { fallback });
     try {
@@ -223,7 +243,10 @@ export class ContainerdRuntime implements Runtime {
     const o = ContainerdOptions.parse(spec.options);
     refuseGpus(o);
     if (o.env) {
-      throw new CedanaError(ErrorCode.InvalidArgument, '--env does not apply to a restore: the restored processes keep the environment they were dumped with', { hint: 'drop --env' });
+      const why = 'the restored processes keep the environment they were dumped with';
+      throw new CedanaError(ErrorCode.InvalidArgument, `--env does not apply to a restore: ${why}`, {
+        hint: 'drop --env',
+      });
     }
     const d = spec.metadata.details;
     const id = o.id ?? containerId(str(d.id) ?? '');

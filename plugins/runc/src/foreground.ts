@@ -23,11 +23,21 @@ async function pidIn(file: string): Promise<number | null> {
  * Runs `bin global… action --pid-file F rest…` with this process's stdio and `env` added; settles once runc has
  * written F (the container runs) or has ended.
  */
-export async function foregroundRunc(bin: string, global: string[], action: 'run' | 'restore', rest: string[], tmpDir: string, env: Record<string, string> = {}): Promise<ForegroundRunc> {
+export async function foregroundRunc(
+  bin: string,
+  global: string[],
+  action: 'run' | 'restore',
+  rest: string[],
+  tmpDir: string,
+  env: Record<string, string> = {},
+): Promise<ForegroundRunc> {
   const scratch = await mkdtemp(join(tmpDir, 'cedana-runc-fg-'));
   const pidFile = join(scratch, 'pid');
   try {
-    const child = spawn(bin, [...global, action, '--pid-file', pidFile, ...rest], { stdio: 'inherit', env: { ...process.env, ...env } });
+    const child = spawn(bin, [...global, action, '--pid-file', pidFile, ...rest], {
+      stdio: 'inherit',
+      env: { ...process.env, ...env },
+    });
     const exited = new Promise<ExitStatus>((resolve, reject) => {
       child.once('error', reject);
       child.once('close', (code, signal) => resolve({ code, signal }));
@@ -42,7 +52,9 @@ export async function foregroundRunc(bin: string, global: string[], action: 'run
       if (pid !== null) return { pid, exited };
       if (ended) {
         await exited.catch((err: Error) => {
-          throw new CedanaError(ErrorCode.Unavailable, `cannot run runc at ${bin}: ${err.message}`, { hint: 'install runc or set runc.binary' });
+          throw new CedanaError(ErrorCode.Unavailable, `cannot run runc at ${bin}: ${err.message}`, {
+            hint: 'install runc or set runc.binary',
+          });
         });
         return { pid: child.pid ?? process.pid, exited };
       }

@@ -127,7 +127,9 @@ export class RuncRuntime implements Runtime {
       return { pid, details: { id, root: runc.t.root, bundle }, exited: Promise.resolve({ code: 0, signal: null }) };
     }
     if (spec.foreground) {
-      const fg = await foregroundRunc(this.defaults.binary, this.foregroundGlobal(runc, o), 'run', ['--bundle', bundle, ...flags, id], this.ctx.settings.tmpDir);
+      const global = this.foregroundGlobal(runc, o);
+      const rest = ['--bundle', bundle, ...flags, id];
+      const fg = await foregroundRunc(this.defaults.binary, global, 'run', rest, this.ctx.settings.tmpDir);
       return { pid: fg.pid, details: { id, root: runc.t.root, bundle }, exited: fg.exited };
     }
     const pid = await this.startDetached(runc, 'run', ['--bundle', bundle, ...flags, id], spec.stdio ? { stdio: spec.stdio } : { logPath: spec.logPath });
@@ -200,14 +202,16 @@ export class RuncRuntime implements Runtime {
       // command, a child subreaper, still waits for it.
       if (spec.foreground && !o.detach && external.length === 0) {
         const rest = ['--work-path', criuWork, ...args];
-        const fg = await foregroundRunc(this.defaults.binary, this.foregroundGlobal(runc, o), 'restore', rest, this.ctx.settings.tmpDir, env);
+        const global = this.foregroundGlobal(runc, o);
+        const fg = await foregroundRunc(this.defaults.binary, global, 'restore', rest, this.ctx.settings.tmpDir, env);
         return { pid: fg.pid, details: { id, root: runc.t.root, bundle }, exited: fg.exited };
       }
       if (spec.foreground) {
         const own = { stdin: 0, stdout: 1, stderr: 2 };
         const direct = openExternal(external);
         try {
-          const target: StdioTarget = { stdio: spec.stdio ?? own, direct: { ...(o.detach ? { 0: 0, 1: 1, 2: 2 } : {}), ...direct } };
+          const mine = o.detach ? { 0: 0, 1: 1, 2: 2 } : {};
+          const target: StdioTarget = { stdio: spec.stdio ?? own, direct: { ...mine, ...direct } };
           const pid = await this.startDetached(runc, 'restore', args, target, criuWork, env);
           const exited = o.detach ? Promise.resolve({ code: 0, signal: null }) : this.ctx.children.watch(pid);
           return { pid, details: { id, root: runc.t.root, bundle }, exited };

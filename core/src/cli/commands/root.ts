@@ -58,7 +58,8 @@ complete -c cedana -f -a '(__cedana_complete)'
 `;
 
 /** The PowerShell script: like fish's, it asks the CLI for the words that can come next. */
-const POWERSHELL = `# cedana completion for PowerShell: add to your profile, or run: cedana completion powershell | Out-String | Invoke-Expression
+const POWERSHELL = `# cedana completion for PowerShell: add to your profile, or run
+#   cedana completion powershell | Out-String | Invoke-Expression
 Register-ArgumentCompleter -Native -CommandName cedana -ScriptBlock {
     param($wordToComplete, $commandAst, $cursorPosition)
     $words = @($commandAst.CommandElements | Select-Object -Skip 1 | ForEach-Object { $_.ToString() })
@@ -84,7 +85,9 @@ export function completionCommand(script: (shell: 'bash' | 'zsh') => void): Comm
       if (shell === 'bash' || shell === 'zsh') return script(shell);
       if (shell === 'fish') return void process.stdout.write(FISH);
       if (shell === 'powershell') return void process.stdout.write(POWERSHELL);
-      throw new CedanaError(ErrorCode.InvalidArgument, `no completion script for '${shell}'`, { hint: 'cedana completion bash|zsh|fish|powershell' });
+      throw new CedanaError(ErrorCode.InvalidArgument, `no completion script for '${shell}'`, {
+        hint: 'cedana completion bash|zsh|fish|powershell',
+      });
     },
   };
 }
