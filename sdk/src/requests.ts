@@ -103,6 +103,8 @@ export const RestoreRequest = z
     pidFile: z.string().min(1).optional(),
     /** Stdio through the daemon after the restore. */
     attachable: z.boolean().default(false),
+    /** A file for the restored process's stdout and stderr, in place of those it was dumped with (`--out`). */
+    out: z.string().min(1, '--out names a file').optional(),
     /** Run the job again before its memory is in, and fill it in the background (`--lazy`). */
     lazy: z.boolean().default(false),
     /** `restore job A --path P` where P is a checkpoint of another job: only with this. */
@@ -112,7 +114,8 @@ export const RestoreRequest = z
   // A type without --path: the runtime may hold the checkpoint itself (Runtime.fetchCheckpoint), else it is refused.
   .refine((r) => r.jid !== undefined || r.path !== undefined || r.type !== undefined, {
     message: 'name a checkpoint with --path, or a job with restore job <JID>',
-  });
+  })
+  .refine((r) => !(r.out && r.attachable), { message: '--out and --attach/--attachable cannot be used together' });
 export type RestoreRequest = z.input<typeof RestoreRequest>;
 
 /** `job migrate`: move a job of this host to another host that shares the job database. */

@@ -229,6 +229,21 @@ async function openAndRestore(s: Services, req: Req, foreground: boolean, progre
   }
 }
 
+/** Stdio into the log at `logPath` (stdin /dev/null), `first` written there before anything the process writes. */
+async function logStdio(logPath: string, first: Buffer[]): Promise<NewStdio> {
+  const log = await openLogFile(logPath);
+  for (const chunk of first) writeSync(log.fd, chunk);
+  const stdin = openSync('/dev/null', constants.O_RDONLY);
+  return {
+    fds: { stdin, stdout: log.fd, stderr: log.fd },
+    details: { io: undefined, log: logPath },
+    close: async () => {
+      closeSync(stdin);
+      await log.close();
+    },
+  };
+}
+
 /**
  * Restores under the daemon and records the job: the same job for `restore job`, a new one otherwise. With a
  * sink, reports its progress there (see progress.ts).
@@ -283,8 +298,12 @@ async function restoreClaimed(s: Services, req: Req, jid: string | undefined, cl
       while (!jid || (await store.getJob(jid))) jid = randomJobName();
     }
     const ioDir = ioDirOf(m.details);
+    if (ioDir) oldIoDir = ioDir;
+    // --out: the output goes to that file now, whatever it went to before (a log, an attach's FIFOs).
+    if (req.out) return logStdio(req.out, ioDir ? (s.io?.get(jid)?.takeUnread() ?? []) : []);
     // An attachable job's FIFOs are reopened by CRIU by path: the daemon's ends must be open first.
     if (ioDir && req.attachable) {
+      oldIoDir = undefined;
       requireIo(s).open(jid, ioDir);
       return;
     }
@@ -297,21 +316,9 @@ async function restoreClaimed(s: Services, req: Req, jid: string | undefined, cl
     }
     // An attachable job restored without attach: its output goes to its log (the one it had, else the default).
     if (ioDir) {
-      oldIoDir = ioDir;
       const known = (jid && !isNew ? (await store.getJob(jid))?.log : undefined) || (typeof m.details.log === 'string' ? m.details.log : '');
-      const logPath = known || defaultLogPath(jid);
-      const log = await openLogFile(logPath);
       // What it wrote before the dump that nobody read comes first.
-      for (const chunk of s.io?.get(jid)?.takeUnread() ?? []) writeSync(log.fd, chunk);
-      const stdin = openSync('/dev/null', constants.O_RDONLY);
-      return {
-        fds: { stdin, stdout: log.fd, stderr: log.fd },
-        details: { io: undefined, log: logPath },
-        close: async () => {
-          closeSync(stdin);
-          await log.close();
-        },
-      };
+      return logStdio(known || defaultLogPath(jid), s.io?.get(jid)?.takeUnread() ?? []);
     }
   };
   let started: StartedJob;

@@ -98,6 +98,7 @@ export function restoreRequestOf(r: RestoreReq): RestoreRequest {
     external: r.external,
     pidFile: opt(r.pidFile),
     attachable: r.attachable,
+    out: opt(r.out ?? ''),
     lazy: r.lazy,
     force: r.force ?? false,
     options: parseJsonObject(r.optionsJson, 'options'),

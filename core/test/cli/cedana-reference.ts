@@ -42,7 +42,8 @@ export const REFERENCE: Entry[] = [
   { argv: ['completion', 'zsh'], stdout: /compdef|cedana/ },
   { argv: ['completion', 'fish'], stdout: /complete -c cedana/ },
   { argv: ['completion', 'bash', '--no-descriptions'], stdout: /cedana/ },
-  { argv: ['completion', 'powershell'], stderr: /no completion script for 'powershell'/, exit: 1 },
+  { argv: ['completion', 'powershell'], stdout: /Register-ArgumentCompleter -Native -CommandName cedana/ },
+  { argv: ['completion', 'tcsh'], stderr: /^Error: no completion script for 'tcsh'/, exit: 1 },
   { argv: [], stderr: /^Error: name a command: see cedana --help\n$/, exit: 1 },
 
   // check, daemon check
@@ -97,7 +98,9 @@ export const REFERENCE: Entry[] = [
   { argv: ['restore', 'process', '-p', P, '--criu-opts', '{"leave_running":true}'], stderr: /leave_running does not apply/, exit: 1 },
   { argv: ['restore', 'process', '-p', P, '--attachable'], rpc: 'restore', request: { attachable: true } },
   { argv: ['restore', 'process', '-p', P, '-a'], rpc: 'restore', request: { attachable: true } },
-  { argv: ['restore', 'process', '-p', P, '-o', '/tmp/o'], stderr: /restore --out is not supported/, exit: 1 },
+  { argv: ['restore', 'process', '-p', P, '-o', '/tmp/o'], rpc: 'restore', request: { out: '/tmp/o', attachable: false } },
+  { argv: ['restore', 'job', 'J', '--out', '/tmp/o'], rpc: 'restore', request: { jid: 'J', out: '/tmp/o' } },
+  { argv: ['restore', 'process', '-p', P, '-o', '/tmp/o', '--attach'], stderr: /^Error: --out cannot be used with --attach/, exit: 1 },
   { argv: ['restore', 'process', '-p', P, '--gpu-id', 'g'], stderr: /--gpu-id is not supported/, exit: 1 },
   { argv: ['restore', 'job', 'J'], rpc: 'restore', request: { jid: 'J' } },
   { argv: ['restore', 'job', 'J', '-p', P, '-b', '/b', '-d'], rpc: 'restore', request: { jid: 'J', path: P, options: { bundle: '/b', detach: true } } },

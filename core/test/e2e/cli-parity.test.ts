@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { TestEnv, waitFor } from '../helpers/env';
 import { spawnSync } from 'node:child_process';
 import { boxCounter, runcBundle } from '@cedana-ts/sdk/testing';
-import { counter, dumpedPath, job, killGroup, lastNumber, procState, restoredPid, runPid, teardown } from '../helpers/e2e';
+import { counter, dumpedPath, job, killGroup, lastNumber, logLines, procState } from '../helpers/e2e';
+import { restoredPid, runPid, teardown } from '../helpers/e2e';
 
 describe('e2e: Cedana CLI parity', function () {
   this.timeout(90_000);
@@ -61,6 +62,25 @@ describe('e2e: Cedana CLI parity', function () {
     // CRIU leaves every task of the tree stopped: the shell and its sleep.
     process.kill(-restored, 'SIGCONT');
     await waitFor(() => lastNumber(log) > before, 10_000, 'the counter to go on after SIGCONT');
+  });
+
+  it('restore --out sends the restored output to that file, and the job\'s log is that file now', async () => {
+    env = new TestEnv();
+    await env.startDaemon();
+    const log = join(env.dir, 'before.log');
+    const out = join(env.dir, 'after.log');
+    pids.push(runPid(env.ok(['run', 'process', '--jid', 'out1', '--log', log, '--', ...counter()])));
+    await waitFor(() => lastNumber(log) >= 3, 10_000, 'the counter to count');
+    const path = dumpedPath(env.ok(['dump', 'job', 'out1']));
+    const atDump = lastNumber(log);
+    const refused = env.cli(['restore', 'job', 'out1', '--out', out, '--attach']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^Error: --out cannot be used with --attach or --attachable: /);
+    pids.push(restoredPid(env.ok(['restore', 'job', 'out1', '--path', path, '-o', out])));
+    await waitFor(() => lastNumber(out) >= atDump + 3, 10_000, 'the restored counter in the --out file');
+    assert.equal(logLines(out)[0], String(atDump + 1), 'it carries on where it was dumped');
+    assert.equal(lastNumber(log), atDump, 'nothing more in the old log');
+    assert.equal(job(env, 'out1').log, out);
   });
 
   it('run runc takes runc\'s run flags (--detach, -b, --no-new-keyring, --no-subreaper) and dumps and restores', async () => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestEnv, sleep, waitFor } from '../helpers/env';
@@ -172,6 +172,26 @@ describe('containerd runtime (e2e)', function () {
     assert.equal(tasks().get('cd-img-2')?.pid, pid);
     await countsOn(log, atDump);
     assertCounts(log);
+  });
+
+  it('run --env sets the container’s environment, --no-pivot reaches runc, --gpus is refused', async () => {
+    const log = join(env.dir, 'cd-env.log');
+    const script = 'echo "$FOO $BAZ $QUX"; sleep 30';
+    const flags = ['--env', 'FOO=bar,BAZ=1', '--env', 'QUX=2', '--no-pivot'];
+    const args = ['--id', 'cd-env', '--jid', 'cd-env', '--log', log, ...flags, '--', 'sh', '-c', script];
+    env.ok(['run', 'containerd', '--image', COUNTER, ...args]);
+    await waitFor(() => logLines(log).length > 0, 15_000, 'the container to print its environment');
+    assert.deepEqual(logLines(log), ['bar 1 2']);
+    const stateFile = `/run/containerd/runc/${NS}/cd-env/state.json`;
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { config: { no_pivot_root?: boolean } };
+    assert.equal(state.config.no_pivot_root, true, 'runc made the container without pivot_root');
+    env.ok(['job', 'kill', 'cd-env', '--signal', 'KILL']);
+    const gpus = env.cli(['run', 'containerd', '--image', COUNTER, '--id', 'cd-gpu', '--gpus', '0']);
+    assert.equal(gpus.code, 1);
+    assert.match(gpus.stderr, /^Error: --gpus is not supported for containerd jobs: /);
+    const badEnv = env.cli(['run', 'containerd', '--image', COUNTER, '--id', 'cd-badenv', '--env', 'NOVALUE']);
+    assert.equal(badEnv.code, 1);
+    assert.match(badEnv.stderr, /--env takes NAME=VALUE/);
   });
 
   it('kills a containerd job', async () => {

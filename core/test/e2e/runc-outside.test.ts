@@ -3,11 +3,21 @@
  * with their output in a host file (all-digit ids too), and an attached run whose attacher had no input.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, TestEnv, waitFor } from '../helpers/env';
-import { dumpedPath, lastNumber, restoredPid, teardown } from '../helpers/e2e';
+import {
+  assertHostFileCounts,
+  digitsId,
+  dumpedPath,
+  hostFileLast,
+  removeContainer,
+  restoredPid,
+  runcState as stateOf,
+  runcToFile,
+  teardown,
+} from '../helpers/e2e';
 import { boxCounter, runcBundle } from '@cedana-ts/sdk/testing';
 
 describe('runc containers with stdio outside cedana (e2e)', function () {
@@ -18,22 +28,7 @@ describe('runc containers with stdio outside cedana (e2e)', function () {
   const containers: string[] = [];
   const pids: number[] = [];
 
-  function runcState(id: string): { status: string; pid: number } | null {
-    const r = spawnSync('runc', ['--root', root, 'state', id], { encoding: 'utf8' });
-    return r.status === 0 ? (JSON.parse(r.stdout) as { status: string; pid: number }) : null;
-  }
-
-  /** Starts `runc run --detach` with stdout and stderr in the host file `out`, as a shell redirect would. */
-  function runDetachedToFile(id: string, out: string): void {
-    containers.push(id);
-    const fd = openSync(out, 'w');
-    try {
-      const r = spawnSync('runc', ['--root', root, 'run', '--detach', '--bundle', bundle, id], { stdio: ['ignore', fd, fd] });
-      assert.equal(r.status, 0, `runc run --detach ${id}`);
-    } finally {
-      closeSync(fd);
-    }
-  }
+  const runcState = (id: string) => stateOf(root, id);
 
   before(async () => {
     env = new TestEnv();
@@ -44,37 +39,34 @@ describe('runc containers with stdio outside cedana (e2e)', function () {
   });
 
   after(async () => {
-    for (const id of containers) spawnSync('runc', ['--root', root, 'delete', '--force', id]);
+    for (const id of containers) removeContainer(root, id);
     await teardown(env, pids);
   });
 
   it('dumps a detached container writing to a host file, with an all-digit id, and restores it writing on there', async () => {
-    const id = '1796234587007339999';
+    const id = digitsId();
     const out = join(env.dir, 'digits.out');
-    runDetachedToFile(id, out);
-    await waitFor(() => lastNumber(out) >= 3, 10_000, 'the container counting into the host file');
+    containers.push(id);
+    runcToFile(root, bundle, id, out, 'detached');
+    await waitFor(() => hostFileLast(out) >= 3, 10_000, 'the container counting into the host file');
     const dumped = env.ok(['dump', 'runc', id]);
     const path = dumpedPath(dumped);
     assert.ok(path.includes(id), `the checkpoint is named for the container, not a PID: ${path}`);
-    assert.ok(!env.daemonLog.includes('1796234587007340000'), 'the id was never read as a number');
+    assert.ok(!env.daemonLog.includes(`dumped PID ${Number(id)}`), 'the id was never read as a number');
     assert.equal(runcState(id), null, 'the checkpoint stopped the container');
-    const atDump = lastNumber(out);
+    const atDump = hostFileLast(out);
     const pid = restoredPid(env.ok(['restore', 'runc', '--id', id, '--path', path, '--bundle', bundle]));
     assert.equal(runcState(id)?.pid, pid);
-    await waitFor(() => lastNumber(out) >= atDump + 3, 10_000, 'the restored container counting on in the host file');
-    const numbers = readFileSync(out, 'utf8').split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
-    numbers.forEach((n, i) => assert.equal(n, i, `one counter, carried on (${numbers.join(' ')})`));
+    await waitFor(() => hostFileLast(out) >= atDump + 3, 10_000, 'the restored container counting on in the host file');
+    assertHostFileCounts(out);
   });
 
   it('dumps and restores a container run in the foreground with its output redirected to a host file', async () => {
-    const id = 'rc-fg-file';
+    const id = `rc-fg-${digitsId()}`;
     const out = join(env.dir, 'fg.out');
     containers.push(id);
-    const fd = openSync(out, 'w');
-    const fg = spawn('runc', ['--root', root, 'run', '--bundle', bundle, id], { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    pids.push(fg.pid!);
-    await waitFor(() => runcState(id)?.status === 'running' && lastNumber(out) >= 2, 10_000, 'the container running');
+    pids.push(runcToFile(root, bundle, id, out, 'foreground')!);
+    await waitFor(() => runcState(id)?.status === 'running' && hostFileLast(out) >= 2, 10_000, 'the container running');
     const path = dumpedPath(env.ok(['dump', 'runc', id]));
     assert.equal(runcState(id), null);
     const pid = restoredPid(env.ok(['restore', 'runc', '--id', id, '--path', path, '--bundle', bundle]));
@@ -84,9 +76,10 @@ describe('runc containers with stdio outside cedana (e2e)', function () {
 
   it('restores an attached run whose attacher had no input, and the daemon still stops on SIGTERM', async () => {
     const pidFile = join(env.dir, 'attached.pid');
-    containers.push('rc-att');
+    const jid = `rc-att-${digitsId()}`;
+    containers.push(jid);
     // As `cedana run … --attach &` from a script: the attacher's stdin is /dev/null, so the job's input ends.
-    const attach = spawn(process.execPath, [CLI, 'run', 'runc', '--bundle', bundle, '--jid', 'rc-att', '--pid-file', pidFile, '--attach'], {
+    const attach = spawn(process.execPath, [CLI, 'run', 'runc', '--bundle', bundle, '--jid', jid, '--pid-file', pidFile, '--attach'], {
       env: env.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -95,12 +88,12 @@ describe('runc containers with stdio outside cedana (e2e)', function () {
     attach.stdout.on('data', (d: Buffer) => (seen += d.toString()));
     await waitFor(() => /^3$/m.test(seen), 15_000, 'the attached output');
     assert.ok(statSync(pidFile).size > 0, 'the pid file is written');
-    env.ok(['dump', 'job', 'rc-att']);
-    const r = env.cli(['restore', 'job', 'rc-att', '--attachable'], { timeoutMs: 30_000 });
+    env.ok(['dump', 'job', jid]);
+    const r = env.cli(['restore', 'job', jid, '--attachable'], { timeoutMs: 30_000 });
     assert.equal(r.code, 0, `restore job returned: ${r.stdout}${r.stderr}`);
-    assert.equal(runcState('rc-att')?.status, 'running');
+    assert.equal(runcState(jid)?.status, 'running');
     attach.kill('SIGINT');
-    env.ok(['job', 'kill', 'rc-att', '--signal', 'KILL']);
+    env.ok(['job', 'kill', jid, '--signal', 'KILL']);
     const stopped = env.stopDaemon('SIGTERM');
     const timer = new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 15_000).unref());
     assert.notEqual(await Promise.race([stopped.then(() => 'stopped'), timer]), 'still running', 'the daemon stops on SIGTERM');

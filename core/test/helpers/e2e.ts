@@ -3,8 +3,8 @@
  * making sure no process a test started outlives it.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestEnv } from './env';
 
@@ -172,4 +172,83 @@ export function allProcesses(): { pid: number; state: string; pgrp: number; sess
     out.push({ pid: Number(e), state: f[0], pgrp: Number(f[2]), session: Number(f[3]) });
   }
   return out;
+}
+
+/** A container ID of 18 random digits (Cedana scripts name containers by numbers): new for every call. */
+export function digitsId(): string {
+  const digit = (): number => Math.floor(Math.random() * 10);
+  return `${1 + Math.floor(Math.random() * 9)}${Array.from({ length: 17 }, digit).join('')}`;
+}
+
+/** What `runc state` says of container `id` under `root`, or null when runc does not know it. */
+export function runcState(root: string, id: string): { status: string; pid: number } | null {
+  const r = spawnSync('runc', ['--root', root, 'state', id], { encoding: 'utf8' });
+  return r.status === 0 ? (JSON.parse(r.stdout) as { status: string; pid: number }) : null;
+}
+
+/**
+ * Removes container `id` and every cgroup named for it (a restore that failed halfway leaves one behind, and a
+ * container started again under that name finds it not empty), killing what is still in them.
+ */
+export function removeContainer(root: string, id: string): void {
+  spawnSync('runc', ['--root', root, 'delete', '--force', id]);
+  const find = ['/sys/fs/cgroup', '-maxdepth', '6', '-type', 'd', '-name', id];
+  const found = spawnSync('find', find, { encoding: 'utf8' });
+  for (const dir of found.stdout.split('\n').filter(Boolean).sort((a, b) => b.length - a.length)) {
+    const procs = existsSync(join(dir, 'cgroup.procs')) ? readFileSync(join(dir, 'cgroup.procs'), 'utf8') : '';
+    for (const p of procs.split('\n').filter(Boolean)) killGroup(Number(p));
+    spawnSync('rmdir', [dir]);
+  }
+}
+
+/** A line runc writes into its stdout or stderr (`time="…" level=warning msg="…"`), not the container's. */
+const RUNC_LINE = /^time="[^"]*" level=\w+ msg=/;
+
+/**
+ * The integers a container's counter wrote into a host file that runc's own stdout or stderr also went to: runc's
+ * log lines are left out, any other line fails.
+ */
+export function hostFileNumbers(path: string): number[] {
+  return logLines(path)
+    .filter((l) => !RUNC_LINE.test(l))
+    .map((l) => {
+      assert.match(l, /^\d+$/, `unexpected line in ${path}: ${JSON.stringify(l)}`);
+      return Number(l);
+    });
+}
+
+/** The last integer of {@link hostFileNumbers}, or -1. */
+export function hostFileLast(path: string): number {
+  const nums = hostFileNumbers(path);
+  return nums.length > 0 ? nums[nums.length - 1] : -1;
+}
+
+/** Asserts the host file holds one counter carried on: 0, 1, 2, … with no restart, gap or repeat. */
+export function assertHostFileCounts(path: string): void {
+  const nums = hostFileNumbers(path);
+  nums.forEach((n, i) => assert.equal(n, i, `${path}: one counter, carried on (${nums.join(' ')})`));
+}
+
+/**
+ * Starts container `id` outside cedana with its stdout and stderr in the host file `out`, as a shell redirect
+ * would: `runc run --detach` (the container holds the file itself), or `runc run` in the background (runc copies
+ * the container's output into the file; returns its PID).
+ */
+export function runcToFile(
+  root: string,
+  bundle: string,
+  id: string,
+  out: string,
+  how: 'detached' | 'foreground',
+): number | undefined {
+  const fd = openSync(out, 'w');
+  try {
+    const stdio: ['ignore', number, number] = ['ignore', fd, fd];
+    if (how === 'foreground') return spawn('runc', ['--root', root, 'run', '--bundle', bundle, id], { stdio }).pid;
+    const r = spawnSync('runc', ['--root', root, 'run', '--detach', '--bundle', bundle, id], { stdio });
+    assert.equal(r.status, 0, `runc run --detach ${id}`);
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -23,6 +23,16 @@ export const ContainerdOptions = z
     network: z.string().min(1).optional(),
     /** run: the snapshotter holding the image (default overlayfs). */
     snapshotter: z.string().min(1).optional(),
+    /** run: more environment variables (`--env K=V`, repeatable or comma-separated, as Cedana's). */
+    env: z
+      .union([z.coerce.string(), z.array(z.coerce.string())])
+      .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((e) => e.split(',')).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[^=\s]+=/, '--env takes NAME=VALUE')))
+      .optional(),
+    /** run, restore: runc without pivot_root (for a root on a ramdisk). */
+    noPivot: z.boolean().optional(),
+    /** run, restore: GPUs for the container (refused: see gpusRefused). */
+    gpus: z.unknown().optional(),
   })
   .strict();
 export type ContainerdOptions = z.infer<typeof ContainerdOptions>;
@@ -53,4 +63,21 @@ export function networkOf(value: string | undefined): Network {
   if (value === 'host') return { kind: 'host' };
   if (isAbsolute(value)) return { kind: 'path', path: value };
   throw new CedanaError(ErrorCode.InvalidArgument, `--network ${value}: use private, host, or the absolute path of a network namespace`);
+}
+
+/** `--gpus`: refused, with the reason (this runtime has no GPU support for containers). */
+export function refuseGpus(o: ContainerdOptions): void {
+  if (o.gpus !== undefined) {
+    const why = 'there is no GPU support for containers here';
+    throw new CedanaError(ErrorCode.Unsupported, `--gpus is not supported for containerd jobs: ${why}`, {
+      hint: 'drop --gpus; run GPU jobs as process jobs with --gpu-enabled',
+    });
+  }
+}
+
+/** The environment of `base` with the `K=V` entries of `extra` set (a name given again replaces the old value). */
+export function withEnv(base: string[], extra: string[] | undefined): string[] {
+  if (!extra || extra.length === 0) return base;
+  const names = new Set(extra.map((e) => e.slice(0, e.indexOf('='))));
+  return [...base.filter((e) => !names.has(e.slice(0, e.indexOf('=')))), ...extra];
 }

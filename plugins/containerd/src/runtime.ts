@@ -28,9 +28,21 @@ import type { Containerd } from './client';
 import type { Mount } from './generated/types';
 import { fetchCheckpointImage, publishCheckpointImage } from './checkpoint-image';
 import { resolveImage } from './image';
-import { containerId, ContainerdOptions, networkOf } from './options';
+import { containerId, ContainerdOptions, networkOf, refuseGpus, withEnv } from './options';
 import { buildSpec, CRIU_CONFIG_ANNOTATION, specAny, specOf, type Spec } from './spec';
-import { checkpointOptions, containerOf, criuConfigFile, deleteTask, reapTask, restoreOptions, RUNC_RUNTIME, runningTask, taskOf, waitTask } from './tasks';
+import {
+  checkpointOptions,
+  containerOf,
+  criuConfigFile,
+  deleteTask,
+  reapTask,
+  restoreOptions,
+  RUNC_RUNTIME,
+  runningTask,
+  taskOf,
+  taskOptions,
+  waitTask,
+} from './tasks';
 import { Status } from './generated/task';
 
 const DEFAULT_SNAPSHOTTER = 'overlayfs';
@@ -83,9 +95,17 @@ export class ContainerdRuntime implements Runtime {
   }
 
   /** Creates the task of `id` and starts it (for a restore, the start is runc restore); returns its PID. */
-  private async startTask(ns: string, id: string, rootfs: Mount[], log: string, restore?: { imagesDir: string; workDir: string }): Promise<number> {
+  private async startTask(
+    ns: string,
+    id: string,
+    rootfs: Mount[],
+    log: string,
+    restore?: { imagesDir: string; workDir: string },
+    noPivot = false,
+  ): Promise<number> {
     const t = this.ctr.tasks;
-    const options = restore ? restoreOptions(restore.imagesDir, restore.workDir) : undefined;
+    const created = noPivot ? taskOptions({ noPivotRoot: true }) : undefined;
+    const options = restore ? restoreOptions(restore.imagesDir, restore.workDir, noPivot) : created;
     const fallback = restore ? ErrorCode.RestoreFailed : ErrorCode.FailedPrecondition;
     await this.ctr.call(t, t.create, { containerId: id, rootfs, stdin: '', ...this.stdio(log), terminal: false, options }, ns, `creating the task of ${id}`, { fallback });
     try {
@@ -108,13 +128,15 @@ export class ContainerdRuntime implements Runtime {
     if (spec.foreground) throw new CedanaError(ErrorCode.Unsupported, 'containerd jobs run under the daemon', { hint: 'drop --no-server' });
     if (spec.stdio) throw new CedanaError(ErrorCode.Unsupported, '--attach and --attachable are not supported for containerd jobs', { hint: 'their output goes to the job log (--log)' });
     const o = ContainerdOptions.parse(spec.options);
+    refuseGpus(o);
     if (!o.image) throw new CedanaError(ErrorCode.InvalidArgument, 'run containerd needs --image REF', { hint: 'cedana run containerd --image REF --id ID' });
     const id = o.id ?? containerId(spec.jid);
     const ns = o.namespace ?? this.defaultNamespace;
     const snapshotter = o.snapshotter ?? DEFAULT_SNAPSHOTTER;
     if (await containerOf(this.ctr, ns, id)) throw new CedanaError(ErrorCode.AlreadyExists, `containerd container '${id}' exists already in namespace ${ns}`, { hint: 'choose another --id' });
     const image = await resolveImage(this.ctr, ns, o.image, snapshotter);
-    const ociSpec = buildSpec({ id, namespace: ns, image, args: spec.args, network: networkOf(o.network) });
+    const built = buildSpec({ id, namespace: ns, image, args: spec.args, network: networkOf(o.network) });
+    const ociSpec = { ...built, process: { ...built.process, env: withEnv(built.process.env, o.env) } };
     const rootfs = await this.prepareSnapshot(ns, snapshotter, id, image.chainId);
     const c = this.ctr.containers;
     try {
@@ -126,7 +148,7 @@ export class ContainerdRuntime implements Runtime {
     }
     let pid: number;
     try {
-      pid = await this.startTask(ns, id, rootfs, spec.logPath);
+      pid = await this.startTask(ns, id, rootfs, spec.logPath, undefined, o.noPivot);
     } catch (err) {
       await this.deleteContainer(ns, id);
       await this.removeSnapshot(ns, snapshotter, id);
@@ -219,6 +241,13 @@ export class ContainerdRuntime implements Runtime {
   async restore(spec: RestoreSpec): Promise<StartedJob> {
     if (spec.foreground) throw new CedanaError(ErrorCode.Unsupported, 'containerd jobs are restored under the daemon', { hint: 'drop --no-server' });
     const o = ContainerdOptions.parse(spec.options);
+    refuseGpus(o);
+    if (o.env) {
+      const why = 'the restored processes keep the environment they were dumped with';
+      throw new CedanaError(ErrorCode.InvalidArgument, `--env does not apply to a restore: ${why}`, {
+        hint: 'drop --env',
+      });
+    }
     const d = spec.metadata.details;
     const id = o.id ?? containerId(str(d.id) ?? '');
     const ns = o.namespace ?? str(d.namespace) ?? this.defaultNamespace;
@@ -227,7 +256,7 @@ export class ContainerdRuntime implements Runtime {
     const target = await this.restoreTarget(ns, id, d, criuConfig);
     const workDir = await mkdtemp(join(this.ctx.settings.tmpDir, 'cedana-containerd-restore-'));
     try {
-      const pid = await this.startTask(ns, id, target.rootfs, log, { imagesDir: spec.imagesDir, workDir });
+      const pid = await this.startTask(ns, id, target.rootfs, log, { imagesDir: spec.imagesDir, workDir }, o.noPivot);
       this.ctx.logger.debug('containerd container restored', { id, namespace: ns, pid });
       const extra = { image: str(d.image) ?? '', snapshotter: target.snapshotter, log };
       return { pid, details: await this.details(ns, id, pid, extra), exited: waitTask(this.ctr, ns, id) };

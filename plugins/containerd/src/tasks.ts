@@ -20,8 +20,13 @@ export function checkpointOptions(o: Partial<CheckpointOptions>): Any {
 }
 
 /** The runc shim's task options as an `Any`: where to restore CRIU images from. */
-export function restoreOptions(imagePath: string, workPath: string): Any {
-  return anyOf('containerd.runc.v1.Options', Options.encode(Options.fromPartial({ criuImagePath: imagePath, criuWorkPath: workPath })).finish());
+export function restoreOptions(imagePath: string, workPath: string, noPivotRoot = false): Any {
+  return taskOptions({ criuImagePath: imagePath, criuWorkPath: workPath, noPivotRoot });
+}
+
+/** The runc shim's task options as an `Any`. */
+export function taskOptions(o: Partial<Options>): Any {
+  return anyOf('containerd.runc.v1.Options', Options.encode(Options.fromPartial(o)).finish());
 }
 
 /** The task of container `id`, or null when it has none. */

@@ -11,9 +11,9 @@ import plugin from '../src/index';
 import { Containerd } from '../src/client';
 import { CheckpointOptions, Options } from '../src/generated/runc';
 import { chainId } from '../src/image';
-import { containerdSettings, containerId, ContainerdOptions, networkOf } from '../src/options';
+import { containerdSettings, containerId, ContainerdOptions, networkOf, refuseGpus, withEnv } from '../src/options';
 import { buildSpec, specAny, specOf, SPEC_TYPE_URL } from '../src/spec';
-import { checkpointOptions, restoreOptions } from '../src/tasks';
+import { checkpointOptions, restoreOptions, taskOptions } from '../src/tasks';
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 const image = { name: 'busybox:1', config: { Cmd: ['sh'], Env: ['PATH=/bin'], WorkingDir: '/work' }, chainId: sha('x') };
@@ -97,7 +97,26 @@ describe('containerd plugin', () => {
     it('encodes the restore path in the task options', () => {
       const any = restoreOptions('/img', '/work');
       assert.equal(any.typeUrl, 'containerd.runc.v1.Options');
-      assert.deepEqual(Options.decode(any.value), { criuImagePath: '/img', criuWorkPath: '/work' });
+      assert.deepEqual(Options.decode(any.value), { criuImagePath: '/img', criuWorkPath: '/work', noPivotRoot: false });
+    });
+
+    it('encodes --no-pivot as the shim’s NoPivotRoot, at a run and at a restore', () => {
+      assert.equal(Options.decode(taskOptions({ noPivotRoot: true }).value).noPivotRoot, true);
+      assert.equal(Options.decode(restoreOptions('/img', '/work', true).value).noPivotRoot, true);
+    });
+  });
+
+  describe('options', () => {
+    it('--env: repeatable and comma-separated, NAME=VALUE each; a name given again replaces the image’s', () => {
+      const o = ContainerdOptions.parse({ env: ['A=1,B=2', 'C=x=y'] });
+      assert.deepEqual(o.env, ['A=1', 'B=2', 'C=x=y']);
+      assert.deepEqual(withEnv(['PATH=/bin', 'A=0'], o.env), ['PATH=/bin', 'A=1', 'B=2', 'C=x=y']);
+      assert.throws(() => ContainerdOptions.parse({ env: 'NOVALUE' }), /--env takes NAME=VALUE/);
+    });
+
+    it('--gpus is refused in one line', () => {
+      assert.throws(() => refuseGpus(ContainerdOptions.parse({ gpus: '0' })), /--gpus is not supported for containerd/);
+      refuseGpus(ContainerdOptions.parse({}));
     });
   });
 

@@ -81,3 +81,23 @@ export async function criuConfigEnv(dir: string, files: ExternalStdio[], action:
   await writeFile(path, lines.join('\n') + '\n', { mode: 0o600 });
   return { CRIU_CONFIG_FILE: path };
 }
+
+/**
+ * The host file a container's output reaches through its runc: a container run in the foreground
+ * (`runc run … > /host/file`) writes into pipes that runc copies to its own stdout. The checkpoint ends that runc;
+ * the restored container's output is then relayed into the same file. Undefined when the parent of the container's
+ * init is not a runc writing to a regular file.
+ */
+export async function runcRelayedFile(initPid: number): Promise<string | undefined> {
+  const own = await readlink(`/proc/${initPid}/fd/1`).catch(() => '');
+  if (!own.startsWith('pipe:')) return undefined;
+  const line = await readFile(`/proc/${initPid}/stat`, 'utf8').catch(() => '');
+  const ppid = Number(line.slice(line.lastIndexOf(')') + 2).split(' ')[1]);
+  if (!(ppid > 1) || ppid === process.pid) return undefined;
+  const cmd = (await readFile(`/proc/${ppid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  if (!/(^|\/)runc$/.test(cmd[0] ?? '') || !cmd.includes('run')) return undefined;
+  const path = await readlink(`/proc/${ppid}/fd/1`).catch(() => '');
+  if (!path.startsWith('/') || path.endsWith(' (deleted)')) return undefined;
+  const st = await stat(`/proc/${ppid}/fd/1`).catch(() => null);
+  return st?.isFile() ? path : undefined;
+}

@@ -13,7 +13,6 @@ import {
   ErrorCode,
   type DumpResult,
   type DumpSpec,
-  type ExitStatus,
   type JobRef,
   type ManageSpec,
   type PluginContext,
@@ -22,8 +21,9 @@ import {
   type Runtime,
   type StartedJob,
 } from '@cedana-ts/sdk';
-import { cmdlineOf, runCommand } from './command';
-import { criuConfigEnv, externalStdio, externalStdioOf, type ExternalStdio } from './external';
+import { cmdlineOf } from './command';
+import { foregroundRunc } from './foreground';
+import { criuConfigEnv, externalStdio, externalStdioOf, runcRelayedFile, type ExternalStdio } from './external';
 import { absoluteDir, containerId, RuncOptions } from './options';
 import type { StdioTarget } from './relay';
 import { criuFlags, Runc, type RuncTarget } from './runc';
@@ -88,6 +88,11 @@ export class RuncRuntime implements Runtime {
     return new Runc(t);
   }
 
+  /** runc's global flags for a foreground run or restore, whose log (--log) is the user's. */
+  private foregroundGlobal(runc: Runc, o: RuncOptions): string[] {
+    return ['--root', runc.t.root, '--criu', runc.t.criu, ...globalFlags(o, true)];
+  }
+
   /** The job's details: enough for a dump or restore anywhere to find the container and its bundle again. */
   private async details(id: string, root: string, bundle: string, pid: number, log: string): Promise<Record<string, unknown>> {
     return { id, root, bundle, log, cmdline: await cmdlineOf(pid) };
@@ -122,10 +127,10 @@ export class RuncRuntime implements Runtime {
       return { pid, details: { id, root: runc.t.root, bundle }, exited: Promise.resolve({ code: 0, signal: null }) };
     }
     if (spec.foreground) {
-      const exited = runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, ...globalFlags(o, true), 'run', ...(o.detach ? ['--detach'] : []), '--bundle', bundle, ...flags, id], 'inherit').then(
-        (r): ExitStatus => ({ code: r.code, signal: r.signal }),
-      );
-      return { pid: process.pid, details: { id, root: runc.t.root, bundle }, exited };
+      const global = this.foregroundGlobal(runc, o);
+      const rest = ['--bundle', bundle, ...flags, id];
+      const fg = await foregroundRunc(this.defaults.binary, global, 'run', rest, this.ctx.settings.tmpDir);
+      return { pid: fg.pid, details: { id, root: runc.t.root, bundle }, exited: fg.exited };
     }
     const pid = await this.startDetached(runc, 'run', ['--bundle', bundle, ...flags, id], spec.stdio ? { stdio: spec.stdio } : { logPath: spec.logPath });
     this.ctx.logger.debug('runc container started', { id, pid });
@@ -151,6 +156,8 @@ export class RuncRuntime implements Runtime {
     const criuWork = await mkdtemp(join(this.ctx.settings.tmpDir, 'cedana-runc-dump-'));
     // Stdio that goes to host files outside the container (a container started by hand) is dumped as external.
     const external = await externalStdio(state.pid);
+    // …and output that a foreground runc copies into a host file goes on into that file after a restore.
+    const log = str(d.log) ?? (await runcRelayedFile(state.pid)) ?? '';
     try {
       const args = ['--image-path', spec.imagesDir, ...criuFlags(spec.criu, 'checkpoint'), id];
       this.ctx.logger.debug('runc checkpoint', { id, args, external });
@@ -165,7 +172,7 @@ export class RuncRuntime implements Runtime {
       id,
       root: runc.t.root,
       bundle: state.bundle,
-      log: str(d.log) ?? '',
+      log,
       cmdline: Array.isArray(d.cmdline) ? d.cmdline : [],
     };
     return { criu: spec.criu, details };
@@ -190,10 +197,27 @@ export class RuncRuntime implements Runtime {
     const external = externalStdioOf(d);
     try {
       const env = await criuConfigEnv(criuWork, external, 'restore');
+      // In the foreground the container takes this command's own stdio. A container whose stdio were host files
+      // gets those back, which runc hands over only when detached (attached, it puts pipes in every slot); this
+      // command, a child subreaper, still waits for it.
+      if (spec.foreground && !o.detach && external.length === 0) {
+        const rest = ['--work-path', criuWork, ...args];
+        const global = this.foregroundGlobal(runc, o);
+        const fg = await foregroundRunc(this.defaults.binary, global, 'restore', rest, this.ctx.settings.tmpDir, env);
+        return { pid: fg.pid, details: { id, root: runc.t.root, bundle }, exited: fg.exited };
+      }
       if (spec.foreground) {
-        // In the foreground the container takes this command's own stdio, in those slots too.
-        const r = await runCommand(this.defaults.binary, ['--root', runc.t.root, '--criu', runc.t.criu, ...globalFlags(o, true), 'restore', ...(o.detach ? ['--detach'] : []), '--work-path', criuWork, ...args], 'inherit', env);
-        return { pid: process.pid, details: { id, root: runc.t.root, bundle }, exited: Promise.resolve({ code: r.code, signal: r.signal }) };
+        const own = { stdin: 0, stdout: 1, stderr: 2 };
+        const direct = openExternal(external);
+        try {
+          const mine = o.detach ? { 0: 0, 1: 1, 2: 2 } : {};
+          const target: StdioTarget = { stdio: spec.stdio ?? own, direct: { ...mine, ...direct } };
+          const pid = await this.startDetached(runc, 'restore', args, target, criuWork, env);
+          const exited = o.detach ? Promise.resolve({ code: 0, signal: null }) : this.ctx.children.watch(pid);
+          return { pid, details: { id, root: runc.t.root, bundle }, exited };
+        } finally {
+          for (const fd of Object.values(direct)) closeSync(fd);
+        }
       }
       // Stdio the core hands over (a log in place of FIFOs, or FIFOs in place of a log) feed new relays.
       const fifos = spec.stdio ? undefined : attachableFifos(d);

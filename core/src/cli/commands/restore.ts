@@ -59,13 +59,25 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       .option('link-remap', { type: 'boolean', describe: 'restore deleted but open files through links' })
       .option('external', { type: 'string', array: true, describe: 'a resource outside the namespaces, as CRIU --external takes it (repeatable)' })
       .option('criu-opts', { type: 'string', describe: 'CRIU options as JSON ({"tcp_close":true,…}); they override the flags' })
-      .option('out', { alias: 'o', type: 'string', describe: 'file for the restored stdout and stderr (refused: see docs/cli.md)' })
+      .option('out', {
+        alias: 'o',
+        type: 'string',
+        describe: 'file for the restored stdout and stderr (not with --attach)',
+      })
       .option('gpu-id', { type: 'string', describe: 'attach to an existing GPU controller (refused: see docs/cli.md)' })
       .options(RUNC_RUN_FLAGS) as Argv<RestoreArgs>,
   handler: async (argv) => {
     refuseGpuFlags(argv);
-    if (argv.out !== undefined) {
-      throw new CedanaError(ErrorCode.Unsupported, 'restore --out is not supported: a restored process keeps the stdout it was dumped with', { hint: 'drop --out; use --attach or --attachable to get its output here' });
+    if (argv.out !== undefined && (argv.attach || argv.attachable)) {
+      throw new CedanaError(ErrorCode.InvalidArgument, '--out cannot be used with --attach or --attachable', {
+        hint: 'drop --out, or --attach',
+      });
+    }
+    if (argv['no-server'] && (argv.out !== undefined || argv.attach || argv.attachable)) {
+      // As Cedana: a warning, and the restore goes on.
+      process.stderr.write(
+        "Warning: with --no-server, --out, --attach and --attachable are ignored: the output is this command's\n",
+      );
     }
     const isJob = argv.type === 'job';
     if (isJob && !argv.jid) throw new CedanaError(ErrorCode.InvalidArgument, 'restore job needs a JID', { hint: 'cedana restore job <JID>' });
@@ -84,6 +96,7 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
       linkRemap: argv['link-remap'] ?? false,
       external: (argv.external ?? []).map(String),
       pidFile: absolute(argv['pid-file']),
+      out: argv['no-server'] ? undefined : absolute(argv.out),
       lazy: argv.lazy ?? false,
       // Words after `--` go to the runtime as `args` (restore slurm: extra sbatch options).
       options: { ...runtimeOptionsOf(argv, RESTORE_FLAGS), ...((argv as { '--'?: string[] })['--']?.length ? { args: (argv as { '--'?: string[] })['--']!.map(String) } : {}) },
@@ -121,6 +134,7 @@ export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
         pidFile: request.pidFile ?? '',
         optionsJson: JSON.stringify(request.options),
         attachable: Boolean(argv.attach || argv.attachable),
+        out: request.out,
         lazy: request.lazy,
         force: argv.force ?? false,
       };

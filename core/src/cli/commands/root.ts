@@ -57,20 +57,37 @@ end
 complete -c cedana -f -a '(__cedana_complete)'
 `;
 
-/** `cedana completion bash|zsh|fish`: `script(shell)` is yargs's script for bash or zsh. */
+/** The PowerShell script: like fish's, it asks the CLI for the words that can come next. */
+const POWERSHELL = `# cedana completion for PowerShell: add to your profile, or run
+#   cedana completion powershell | Out-String | Invoke-Expression
+Register-ArgumentCompleter -Native -CommandName cedana -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+    $words = @($commandAst.CommandElements | Select-Object -Skip 1 | ForEach-Object { $_.ToString() })
+    if ($wordToComplete -eq '') { $words += '' }
+    cedana --get-yargs-completions @words 2>$null | ForEach-Object {
+        $word = ($_ -split ':', 2)[0]
+        [System.Management.Automation.CompletionResult]::new($word, $word, 'ParameterValue', $word)
+    }
+}
+`;
+
+/** `cedana completion bash|zsh|fish|powershell`: `script(shell)` is yargs's script for bash or zsh. */
 export function completionCommand(script: (shell: 'bash' | 'zsh') => void): CommandModule<GlobalArgs, CompletionArgs> {
   return {
     command: 'completion <shell>',
-    describe: 'Print the shell completion script (bash, zsh or fish)',
+    describe: 'Print the shell completion script (bash, zsh, fish or powershell)',
     builder: (y) =>
       y
-        .positional('shell', { type: 'string', demandOption: true, describe: 'bash, zsh or fish' })
+        .positional('shell', { type: 'string', demandOption: true, describe: 'bash, zsh, fish or powershell' })
         .option('no-descriptions', { type: 'boolean', describe: 'accepted for Cedana scripts; the scripts have no descriptions' }) as Argv<CompletionArgs>,
     handler: (argv) => {
       const shell = String(argv.shell);
       if (shell === 'bash' || shell === 'zsh') return script(shell);
       if (shell === 'fish') return void process.stdout.write(FISH);
-      throw new CedanaError(ErrorCode.Unsupported, `no completion script for '${shell}'`, { hint: 'cedana completion bash|zsh|fish' });
+      if (shell === 'powershell') return void process.stdout.write(POWERSHELL);
+      throw new CedanaError(ErrorCode.InvalidArgument, `no completion script for '${shell}'`, {
+        hint: 'cedana completion bash|zsh|fish|powershell',
+      });
     },
   };
 }
